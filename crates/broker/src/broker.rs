@@ -1,0 +1,598 @@
+//! The router: which sessions exist, who subscribes to what, the retained set, and delivery
+//! of each published message to every matching session.
+//!
+//! Lock order, where two are held: the session map before a session. The subscription trie and
+//! the retained set are never held while a session is locked: routing collects its targets
+//! under the trie's read lock, releases it, then locks each target session in turn.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferrocore_mqtt::{ProtocolVersion, QoS, SharedFilter};
+use ferrocore_store::{Commit, Op, Snapshot, Store};
+use parking_lot::{Mutex, RwLock};
+
+use crate::close::CloseReason;
+use crate::config::BrokerConfig;
+use crate::message::{Delivery, Message};
+use crate::persist::{self, StoredSession};
+use crate::retained::RetainedSet;
+use crate::session::{Link, SessionHandle, SessionState, Subscription};
+use crate::trie::SubscriptionTree;
+
+/// A subscriber as the trie holds it.
+#[derive(Debug, Clone)]
+struct Target {
+    session: Arc<SessionHandle>,
+    subscription: Subscription,
+}
+
+/// What a connecting client asks for, already validated by the connection.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// Client identifier (assigned already if the client sent none).
+    pub client_id: Arc<str>,
+    /// Clean Session / Clean Start.
+    pub clean_start: bool,
+    /// Session expiry interval in seconds, already capped by the configuration.
+    pub expiry_interval: u32,
+    /// Protocol version.
+    pub protocol: ProtocolVersion,
+    /// How many QoS 1/2 deliveries may be in flight to the client.
+    pub max_inflight: u16,
+}
+
+/// A connection attached to its session.
+#[derive(Debug)]
+pub struct Attached {
+    /// The session.
+    pub session: Arc<SessionHandle>,
+    /// The link the router wakes and the connection listens on.
+    pub link: Arc<Link>,
+    /// Whether an existing session was resumed.
+    pub session_present: bool,
+    /// Durability of the session's stored state, if it changed.
+    pub commit: Option<Commit>,
+}
+
+/// The outcome of routing one message.
+#[derive(Debug)]
+pub struct Published {
+    /// Sessions the message was queued for.
+    pub matched: usize,
+    /// Resolves once every stored copy (retained, persistent sessions) is durable.
+    pub commit: Option<Commit>,
+}
+
+/// What was restored from the store at startup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Retained messages.
+    pub retained: usize,
+    /// Persistent sessions.
+    pub sessions: usize,
+    /// Queued messages over all sessions.
+    pub messages: usize,
+    /// Rows that could not be read and were skipped.
+    pub corrupt: usize,
+}
+
+/// The broker: cheap to clone, shared by every connection and service.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: BrokerConfig,
+    store: Option<Store>,
+    sessions: Mutex<HashMap<Arc<str>, Arc<SessionHandle>>>,
+    subscriptions: RwLock<SubscriptionTree<u64, Target>>,
+    retained: RwLock<RetainedSet>,
+    next_session_id: AtomicU64,
+}
+
+impl Broker {
+    /// A broker with `config`, writing durable state to `store` if given.
+    pub fn new(config: BrokerConfig, store: Option<Store>) -> Broker {
+        Broker {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                sessions: Mutex::new(HashMap::new()),
+                subscriptions: RwLock::new(SubscriptionTree::new()),
+                retained: RwLock::new(RetainedSet::new()),
+                next_session_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.inner.config
+    }
+
+    /// The store, if durable.
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.store.as_ref()
+    }
+
+    /// Submits `ops` to the store; `None` when there is nothing to wait for.
+    pub fn persist(&self, ops: Vec<Op>) -> Option<Commit> {
+        if ops.is_empty() {
+            return None;
+        }
+        self.inner.store.as_ref().map(|store| store.submit(ops))
+    }
+
+    fn new_session(&self, client_id: Arc<str>, state: SessionState) -> Arc<SessionHandle> {
+        let id = self.inner.next_session_id.fetch_add(1, Ordering::Relaxed);
+        SessionHandle::new(id, client_id, state)
+    }
+
+    /// Rebuilds retained messages and persistent sessions from the store. Sessions come back
+    /// offline; their expiry clock runs from when they were last seen.
+    pub fn restore(&self, snapshot: Snapshot, now_ms: u64) -> Restored {
+        let mut restored = Restored::default();
+        {
+            let mut retained = self.inner.retained.write();
+            for row in snapshot.retained {
+                match persist::decode_retained(row.message) {
+                    Ok(message) => {
+                        retained.apply(message);
+                        restored.retained += 1;
+                    }
+                    Err(error) => {
+                        tracing::error!(topic = row.topic, %error, "skipping retained message");
+                        restored.corrupt += 1;
+                    }
+                }
+            }
+        }
+        for row in snapshot.sessions {
+            let stored = match persist::decode_session(row.state) {
+                Ok(stored) => stored,
+                Err(error) => {
+                    tracing::error!(client_id = row.client_id, %error, "skipping session");
+                    restored.corrupt += 1;
+                    continue;
+                }
+            };
+            let mut state = SessionState::new(
+                stored.protocol,
+                stored.expiry_interval,
+                self.config().max_queued_messages,
+            );
+            // A session that was online when the process stopped counts as disconnected now.
+            let since =
+                if stored.disconnected_at_ms == 0 { now_ms } else { stored.disconnected_at_ms };
+            state.disconnected_at_ms = Some(since);
+            let client_id: Arc<str> = Arc::from(row.client_id.as_str());
+            let mut subscriptions = Vec::new();
+            for (filter, blob) in row.subscriptions {
+                match (persist::decode_subscription(blob), SharedFilter::parse(&filter)) {
+                    (Ok(sub), Ok(parsed)) => {
+                        state.subscriptions.insert(filter, sub.clone());
+                        subscriptions.push((parsed, sub));
+                    }
+                    _ => {
+                        tracing::error!(client_id = row.client_id, filter, "skipping subscription");
+                        restored.corrupt += 1;
+                    }
+                }
+            }
+            for (seq, blob) in row.messages {
+                match persist::decode_delivery(seq, blob) {
+                    Ok(delivery) => {
+                        state.restore(delivery);
+                        restored.messages += 1;
+                    }
+                    Err(error) => {
+                        tracing::error!(client_id = row.client_id, seq, %error, "skipping message");
+                        restored.corrupt += 1;
+                    }
+                }
+            }
+            let session = self.new_session(Arc::clone(&client_id), state);
+            {
+                let mut trie = self.inner.subscriptions.write();
+                for (parsed, subscription) in subscriptions {
+                    let target = Target { session: Arc::clone(&session), subscription };
+                    trie.insert(
+                        parsed.filter.as_str(),
+                        parsed.group.as_deref(),
+                        session.id(),
+                        target,
+                    );
+                }
+            }
+            self.inner.sessions.lock().insert(client_id, session);
+            restored.sessions += 1;
+        }
+        self.expire_sessions(now_ms);
+        restored
+    }
+
+    /// Attaches a new connection to its session: resumes the existing one unless a clean
+    /// start is asked for, and closes any connection that held it (session takeover).
+    pub fn connect(&self, request: ConnectRequest) -> Attached {
+        let link = Link::new();
+        let mut ops = Vec::new();
+        let mut sessions = self.inner.sessions.lock();
+        let existing = sessions.get(&request.client_id).cloned();
+        if let Some(old) = existing {
+            let mut state = old.lock();
+            if let Some(old_link) = state.link.take() {
+                old_link.kick(CloseReason::TakenOver);
+            }
+            if !request.clean_start {
+                let was_persistent = state.is_persistent();
+                state.protocol = request.protocol;
+                state.expiry_interval = request.expiry_interval;
+                state.resume(Arc::clone(&link), request.max_inflight);
+                if state.is_persistent() {
+                    ops.push(self.session_op(&old, &state));
+                    if !was_persistent {
+                        for (filter, sub) in &state.subscriptions {
+                            ops.push(subscription_op(&old, filter, sub));
+                        }
+                    }
+                } else if was_persistent {
+                    ops.push(Op::DeleteSession { client_id: old.client_id().to_string() });
+                }
+                drop(state);
+                return Attached {
+                    session: old,
+                    link,
+                    session_present: true,
+                    commit: self.persist(ops),
+                };
+            }
+            let was_persistent = state.is_persistent();
+            let filters: Vec<String> = state.subscriptions.keys().cloned().collect();
+            state.subscriptions.clear();
+            drop(state);
+            self.remove_from_trie(&old, &filters);
+            if was_persistent {
+                ops.push(Op::DeleteSession { client_id: old.client_id().to_string() });
+            }
+        }
+        let mut state = SessionState::new(
+            request.protocol,
+            request.expiry_interval,
+            self.config().max_queued_messages,
+        );
+        state.resume(Arc::clone(&link), request.max_inflight);
+        let session = self.new_session(Arc::clone(&request.client_id), state);
+        if request.expiry_interval > 0 {
+            ops.push(self.session_op(&session, &session.lock()));
+        }
+        sessions.insert(request.client_id, Arc::clone(&session));
+        drop(sessions);
+        Attached { session, link, session_present: false, commit: self.persist(ops) }
+    }
+
+    fn session_op(&self, session: &SessionHandle, state: &SessionState) -> Op {
+        let stored = StoredSession {
+            protocol: state.protocol,
+            expiry_interval: state.expiry_interval,
+            disconnected_at_ms: state.disconnected_at_ms.unwrap_or(0),
+        };
+        Op::PutSession {
+            client_id: session.client_id().to_string(),
+            state: persist::encode_session(&stored),
+        }
+    }
+
+    /// Detaches the connection behind `link` from `session`. A session with no expiry ends
+    /// here; a persistent one waits offline for its expiry interval.
+    pub fn disconnect(&self, session: &Arc<SessionHandle>, link: &Arc<Link>, now_ms: u64) {
+        let mut state = session.lock();
+        if !state.link.as_ref().is_some_and(|l| Arc::ptr_eq(l, link)) {
+            return; // taken over: the session belongs to another connection now
+        }
+        state.detach(now_ms);
+        if state.is_persistent() {
+            let op = self.session_op(session, &state);
+            drop(state);
+            self.persist(vec![op]);
+            return;
+        }
+        drop(state);
+        self.end_session_if_offline(session, |_| true);
+    }
+
+    /// Ends sessions whose expiry interval has passed since they disconnected.
+    pub fn expire_sessions(&self, now_ms: u64) -> usize {
+        let candidates: Vec<Arc<SessionHandle>> =
+            self.inner.sessions.lock().values().cloned().collect();
+        let mut ended = 0;
+        for session in candidates {
+            let expired = |state: &SessionState| {
+                state.disconnected_at_ms.is_some_and(|at| {
+                    at.saturating_add(u64::from(state.expiry_interval) * 1000) <= now_ms
+                })
+            };
+            if self.end_session_if_offline(&session, expired) {
+                tracing::debug!(client_id = %session.client_id(), "session expired");
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    /// Ends `session` if it is still the registered session of its client, offline, and
+    /// `condition` holds. Returns whether it ended.
+    fn end_session_if_offline(
+        &self,
+        session: &Arc<SessionHandle>,
+        condition: impl Fn(&SessionState) -> bool,
+    ) -> bool {
+        let mut sessions = self.inner.sessions.lock();
+        let registered = sessions.get(session.client_id()).is_some_and(|s| Arc::ptr_eq(s, session));
+        let mut state = session.lock();
+        if state.is_online() || !condition(&state) {
+            return false;
+        }
+        if registered {
+            sessions.remove(session.client_id());
+        }
+        drop(sessions);
+        let was_persistent = state.is_persistent();
+        let filters: Vec<String> = state.subscriptions.keys().cloned().collect();
+        state.subscriptions.clear();
+        drop(state);
+        self.remove_from_trie(session, &filters);
+        if was_persistent {
+            self.persist(vec![Op::DeleteSession { client_id: session.client_id().to_string() }]);
+        }
+        true
+    }
+
+    fn remove_from_trie(&self, session: &SessionHandle, filters: &[String]) {
+        let mut trie = self.inner.subscriptions.write();
+        for filter in filters {
+            if let Ok(parsed) = SharedFilter::parse(filter) {
+                trie.remove(parsed.filter.as_str(), parsed.group.as_deref(), &session.id());
+            }
+        }
+    }
+
+    /// Adds subscriptions to `session` and queues the retained messages they ask for.
+    /// `entries` are (filter as written, parsed filter, subscription with granted QoS).
+    /// Returns, per entry, whether the subscription is new, and the commit of its storage.
+    pub fn subscribe(
+        &self,
+        session: &Arc<SessionHandle>,
+        entries: Vec<(String, SharedFilter, Subscription)>,
+        now_ms: u64,
+    ) -> (Vec<bool>, Option<Commit>) {
+        let mut ops = Vec::new();
+        let mut fresh = Vec::with_capacity(entries.len());
+        {
+            let mut state = session.lock();
+            for (raw, _, sub) in &entries {
+                let existed = state.subscriptions.insert(raw.clone(), sub.clone()).is_some();
+                fresh.push(!existed);
+                if state.is_persistent() {
+                    ops.push(subscription_op(session, raw, sub));
+                }
+            }
+        }
+        {
+            let mut trie = self.inner.subscriptions.write();
+            for (_, parsed, sub) in &entries {
+                let target = Target { session: Arc::clone(session), subscription: sub.clone() };
+                trie.insert(parsed.filter.as_str(), parsed.group.as_deref(), session.id(), target);
+            }
+        }
+        let mut retained_deliveries = Vec::new();
+        {
+            let retained = self.inner.retained.read();
+            for ((_, parsed, sub), is_new) in entries.iter().zip(&fresh) {
+                use ferrocore_mqtt::RetainHandling::*;
+                let wanted = match sub.options.retain_handling {
+                    SendAtSubscribe => true,
+                    SendIfNew => *is_new,
+                    DoNotSend => false,
+                };
+                if parsed.group.is_some() || !wanted || retained.is_empty() {
+                    continue;
+                }
+                for message in retained.matching(&parsed.filter, now_ms) {
+                    retained_deliveries.push(Delivery {
+                        qos: message.qos.min(sub.options.qos),
+                        message,
+                        retain: true,
+                        subscription_ids: sub.id.into_iter().collect(),
+                        seq: None,
+                    });
+                }
+            }
+        }
+        if !retained_deliveries.is_empty() {
+            let mut state = session.lock();
+            for delivery in retained_deliveries {
+                state.enqueue(session.client_id(), delivery, &mut ops);
+            }
+        }
+        (fresh, self.persist(ops))
+    }
+
+    /// Removes subscriptions; returns, per filter, whether it existed.
+    pub fn unsubscribe(&self, session: &Arc<SessionHandle>, filters: &[String]) -> Vec<bool> {
+        let mut ops = Vec::new();
+        let mut existed = Vec::with_capacity(filters.len());
+        {
+            let mut state = session.lock();
+            for filter in filters {
+                let removed = state.subscriptions.remove(filter).is_some();
+                existed.push(removed);
+                if removed && state.is_persistent() {
+                    ops.push(Op::DeleteSubscription {
+                        client_id: session.client_id().to_string(),
+                        filter: filter.clone(),
+                    });
+                }
+            }
+        }
+        let removed: Vec<String> =
+            filters.iter().zip(&existed).filter(|(_, e)| **e).map(|(f, _)| f.clone()).collect();
+        self.remove_from_trie(session, &removed);
+        self.persist(ops);
+        existed
+    }
+
+    /// Routes `message` to every matching subscription and, if it is retained, updates the
+    /// retained set.
+    pub fn publish(&self, message: Message, now_ms: u64) -> Published {
+        let message = Arc::new(message);
+        let mut ops = Vec::new();
+        if message.retain {
+            let changed = self.inner.retained.write().apply(Arc::clone(&message));
+            if message.payload.is_empty() {
+                if changed {
+                    ops.push(Op::DeleteRetained { topic: message.topic.to_string() });
+                }
+            } else {
+                ops.push(Op::PutRetained {
+                    topic: message.topic.to_string(),
+                    message: persist::encode_retained(&message),
+                    updated_at_ms: i64::try_from(now_ms).unwrap_or(i64::MAX),
+                });
+            }
+        }
+        let mut targets: Vec<(u64, Target)> = Vec::new();
+        self.inner.subscriptions.read().for_each_match(message.topic.as_str(), |id, target| {
+            let no_local = target.subscription.options.no_local
+                && message.publisher.as_deref() == Some(&**target.session.client_id());
+            if !no_local {
+                targets.push((*id, target.clone()));
+            }
+        });
+        targets.sort_unstable_by_key(|(id, _)| *id);
+        let mut matched = 0;
+        let mut i = 0;
+        while i < targets.len() {
+            // Overlapping subscriptions of one session deliver once, at the highest QoS, with
+            // every matching subscription identifier.
+            let (id, first) = &targets[i];
+            let mut qos = first.subscription.options.qos;
+            let mut retain = first.subscription.options.retain_as_published && message.retain;
+            let mut ids: Vec<u32> = first.subscription.id.into_iter().collect();
+            let mut j = i + 1;
+            while j < targets.len() && targets[j].0 == *id {
+                let sub = &targets[j].1.subscription;
+                qos = qos.max(sub.options.qos);
+                retain |= sub.options.retain_as_published && message.retain;
+                ids.extend(sub.id);
+                j += 1;
+            }
+            let delivery = Delivery {
+                message: Arc::clone(&message),
+                qos: message.qos.min(qos),
+                retain,
+                subscription_ids: ids,
+                seq: None,
+            };
+            let session = &first.session;
+            if session.lock().enqueue(session.client_id(), delivery, &mut ops) {
+                matched += 1;
+            }
+            i = j;
+        }
+        Published { matched, commit: self.persist(ops) }
+    }
+
+    /// Publishes a will held back by its delay, unless the session got a connection again.
+    pub fn publish_delayed_will(&self, session: &Arc<SessionHandle>, will: Message, now_ms: u64) {
+        if session.lock().is_online() {
+            return;
+        }
+        self.publish(will, now_ms);
+    }
+
+    /// Asks every connected client to close (server shutdown).
+    pub fn kick_all(&self, reason: CloseReason) {
+        for session in self.inner.sessions.lock().values() {
+            if let Some(link) = &session.lock().link {
+                link.kick(reason);
+            }
+        }
+    }
+
+    /// Asks the connection of `client_id`, if any, to close.
+    pub fn kick(&self, client_id: &str, reason: CloseReason) -> bool {
+        let sessions = self.inner.sessions.lock();
+        let Some(session) = sessions.get(client_id) else { return false };
+        let state = session.lock();
+        match &state.link {
+            Some(link) => {
+                link.kick(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of sessions (online and offline persistent).
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.lock().len()
+    }
+
+    /// Number of connected clients.
+    pub fn connected_count(&self) -> usize {
+        self.inner.sessions.lock().values().filter(|s| s.lock().is_online()).count()
+    }
+
+    /// Number of subscriptions in the routing table.
+    pub fn subscription_count(&self) -> usize {
+        self.inner.subscriptions.read().len()
+    }
+
+    /// Number of retained messages.
+    pub fn retained_count(&self) -> usize {
+        self.inner.retained.read().len()
+    }
+
+    /// The retained message for exactly `topic`.
+    pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
+        self.inner.retained.read().get(topic).cloned()
+    }
+
+    /// A session for a service inside the process (shadow, jobs, rules): it subscribes and
+    /// receives like a client, with no network connection and no entry in the client map.
+    pub(crate) fn internal_session(&self, name: &str) -> (Arc<SessionHandle>, Arc<Link>) {
+        let link = Link::new();
+        let mut state =
+            SessionState::new(ProtocolVersion::V5, 0, self.config().max_queued_messages);
+        state.resume(Arc::clone(&link), u16::MAX);
+        let session = self.new_session(Arc::from(name), state);
+        (session, link)
+    }
+
+    /// Removes an internal session's subscriptions.
+    pub(crate) fn drop_internal_session(&self, session: &Arc<SessionHandle>) {
+        let filters: Vec<String> = {
+            let mut state = session.lock();
+            state.link = None;
+            std::mem::take(&mut state.subscriptions).into_keys().collect()
+        };
+        self.remove_from_trie(session, &filters);
+    }
+
+    /// The highest QoS granted: the lower of `asked` and the configured maximum.
+    pub fn grant(&self, asked: QoS) -> QoS {
+        asked.min(self.config().max_qos())
+    }
+}
+
+fn subscription_op(session: &SessionHandle, filter: &str, sub: &Subscription) -> Op {
+    Op::PutSubscription {
+        client_id: session.client_id().to_string(),
+        filter: filter.to_owned(),
+        options: persist::encode_subscription(sub),
+    }
+}

@@ -1,0 +1,725 @@
+//! One client connection as a sans-I/O state machine.
+//!
+//! The driver (the gateway's connection task) feeds it decoded packets, wake-ups from the
+//! router and the passing of time, and takes packets to write:
+//!
+//! - inputs: [`Connection::handle_packet`], [`Connection::handle_decode_error`],
+//!   [`Connection::handle_wakeup`], [`Connection::handle_timeout`];
+//! - outputs: [`Connection::poll_transmit`] (packets, some to be written only once the store
+//!   has made them durable) and [`Connection::poll_timeout`] (the keep-alive deadline);
+//! - end: an input returns `Err(CloseReason)`; the driver then calls [`Connection::close`],
+//!   writes what `poll_transmit` still yields, and closes the socket.
+//!
+//! Time is always an argument (`now_ms`, milliseconds since the Unix epoch).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use ferrocore_mqtt::{
+    AckProperties, ConnAck, ConnAckProperties, Connect, DecodeError, Disconnect, Packet,
+    ProtocolVersion, PubAck, Publish, QoS, ReasonCode, SharedFilter, SubAck, Subscribe, TopicName,
+    UnsubAck, Unsubscribe, Will,
+};
+use ferrocore_store::{Commit, Op};
+
+use crate::broker::{Broker, ConnectRequest};
+use crate::close::CloseReason;
+use crate::limits::{check_topic, client_may_publish};
+use crate::message::Message;
+use crate::session::{Link, Outgoing, SessionHandle, Subscription};
+
+/// A packet to write, possibly only after a store commit.
+#[derive(Debug)]
+pub enum Transmit {
+    /// Write now.
+    Packet(Packet),
+    /// Write once the commit resolves (an acknowledgement of something stored).
+    AfterCommit(Commit, Packet),
+}
+
+/// A will whose delay has not passed when the connection closed.
+#[derive(Debug)]
+pub struct DelayedWill {
+    /// The session it belongs to.
+    pub session: Arc<SessionHandle>,
+    /// The will message.
+    pub message: Message,
+    /// How long to wait, in milliseconds.
+    pub delay_ms: u64,
+}
+
+/// A client connection.
+#[derive(Debug)]
+pub struct Connection {
+    broker: Broker,
+    active: Option<Active>,
+    closed: bool,
+    transmit: VecDeque<Transmit>,
+    ops: Vec<Op>,
+}
+
+#[derive(Debug)]
+struct Active {
+    protocol: ProtocolVersion,
+    client_id: Arc<str>,
+    session: Arc<SessionHandle>,
+    link: Arc<Link>,
+    keep_alive_ms: u64,
+    last_activity_ms: u64,
+    will: Option<(TopicName, Will)>,
+    connect_expiry: u32,
+    aliases: HashMap<u16, TopicName>,
+    client_max_packet: usize,
+    rate: Option<TokenBucket>,
+}
+
+/// Publishes allowed per second, refilled continuously.
+#[derive(Debug)]
+struct TokenBucket {
+    per_second: u32,
+    tokens: f64,
+    updated_ms: u64,
+}
+
+impl TokenBucket {
+    fn new(per_second: u32, now_ms: u64) -> TokenBucket {
+        TokenBucket { per_second, tokens: f64::from(per_second), updated_ms: now_ms }
+    }
+
+    fn take(&mut self, now_ms: u64) -> bool {
+        let elapsed = now_ms.saturating_sub(self.updated_ms) as f64 / 1000.0;
+        self.updated_ms = now_ms;
+        let cap = f64::from(self.per_second);
+        self.tokens = (self.tokens + elapsed * cap).min(cap);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+type Step = Result<(), CloseReason>;
+
+impl Connection {
+    /// A connection that has not sent CONNECT yet.
+    pub fn new(broker: Broker) -> Connection {
+        Connection {
+            broker,
+            active: None,
+            closed: false,
+            transmit: VecDeque::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    /// The protocol version, once CONNECT was accepted.
+    pub fn protocol(&self) -> Option<ProtocolVersion> {
+        self.active.as_ref().map(|a| a.protocol)
+    }
+
+    /// The client identifier, once connected.
+    pub fn client_id(&self) -> Option<&Arc<str>> {
+        self.active.as_ref().map(|a| &a.client_id)
+    }
+
+    /// The link the router wakes this connection through, once connected.
+    pub fn link(&self) -> Option<Arc<Link>> {
+        self.active.as_ref().map(|a| Arc::clone(&a.link))
+    }
+
+    /// Whether [`Connection::close`] has run.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The next packet to write.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmit.pop_front()
+    }
+
+    /// When the keep-alive runs out (1.5 times the keep-alive after the last packet).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let active = self.active.as_ref()?;
+        (active.keep_alive_ms > 0).then(|| active.last_activity_ms + active.keep_alive_ms * 3 / 2)
+    }
+
+    /// Handles the passing of time.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Step {
+        match self.poll_timeout() {
+            Some(deadline) if now_ms >= deadline => Err(CloseReason::KeepAliveTimeout),
+            _ => Ok(()),
+        }
+    }
+
+    /// Handles bytes that did not decode: the client is told why (MQTT 5) and disconnected.
+    pub fn handle_decode_error(&mut self, error: DecodeError) -> CloseReason {
+        let code = error.reason_code();
+        if self.active.is_none() {
+            // Before CONNECT was accepted, an unknown protocol level is answered with a 3.1.1
+            // CONNACK (return code 1), which every client version can read.
+            if let DecodeError::UnsupportedProtocolVersion(_) | DecodeError::InvalidProtocolName =
+                error
+            {
+                self.send(Packet::ConnAck(ConnAck {
+                    session_present: false,
+                    code: ReasonCode::UnsupportedProtocolVersion,
+                    properties: ConnAckProperties::default(),
+                }));
+            }
+        }
+        CloseReason::ClientError(code)
+    }
+
+    /// Handles a packet from the client.
+    pub fn handle_packet(&mut self, packet: Packet, now_ms: u64) -> Step {
+        let Some(active) = self.active.as_mut() else {
+            return match packet {
+                Packet::Connect(connect) => self.handle_connect(*connect, now_ms),
+                _ => Err(CloseReason::ClientError(ReasonCode::ProtocolError)),
+            };
+        };
+        active.last_activity_ms = now_ms;
+        let result = match packet {
+            Packet::Publish(publish) => self.handle_publish(publish, now_ms),
+            Packet::PubAck(ack) => {
+                let (session, client_id) = self.session()?;
+                session.lock().handle_puback(&client_id, ack.packet_id, &mut self.ops);
+                Ok(())
+            }
+            Packet::PubRec(ack) => self.handle_pubrec(ack),
+            Packet::PubRel(ack) => {
+                let active = self.active()?;
+                let known = active.session.lock().incoming_qos2.remove(&ack.packet_id);
+                let mut comp = PubAck::success(ack.packet_id);
+                if !known {
+                    comp.reason = ReasonCode::PacketIdentifierNotFound;
+                }
+                self.send(Packet::PubComp(comp));
+                Ok(())
+            }
+            Packet::PubComp(ack) => {
+                let (session, client_id) = self.session()?;
+                session.lock().handle_pubcomp(&client_id, ack.packet_id, &mut self.ops);
+                Ok(())
+            }
+            Packet::Subscribe(subscribe) => self.handle_subscribe(subscribe, now_ms),
+            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(unsubscribe),
+            Packet::PingReq => {
+                self.send(Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(disconnect) => self.handle_disconnect(disconnect),
+            Packet::Connect(_) => {
+                tracing::info!("second CONNECT on a connection");
+                Err(CloseReason::ClientError(ReasonCode::ProtocolError))
+            }
+            Packet::Auth(_) => {
+                tracing::info!("AUTH without an authentication method");
+                Err(CloseReason::ClientError(ReasonCode::ProtocolError))
+            }
+            other @ (Packet::ConnAck(_)
+            | Packet::SubAck(_)
+            | Packet::UnsubAck(_)
+            | Packet::PingResp) => {
+                tracing::info!(packet = other.name(), "client sent a server-only packet");
+                Err(CloseReason::ClientError(ReasonCode::ProtocolError))
+            }
+        };
+        result?;
+        self.handle_wakeup(now_ms)
+    }
+
+    /// Moves deliveries waiting in the session to the transmit queue, up to the in-flight
+    /// window, and notices a close request (takeover, shutdown, operator).
+    pub fn handle_wakeup(&mut self, now_ms: u64) -> Step {
+        let Some(active) = self.active.as_ref() else { return Ok(()) };
+        if let Some(reason) = active.link.kicked() {
+            return Err(reason);
+        }
+        let session = Arc::clone(&active.session);
+        let client_id = Arc::clone(&active.client_id);
+        let protocol = active.protocol;
+        let max = active.client_max_packet;
+        let mut state = session.lock();
+        while let Some(out) = state.poll_outgoing(&client_id, now_ms, &mut self.ops) {
+            let packet = match out {
+                Outgoing::Publish(publish) => {
+                    let packet = Packet::Publish(publish);
+                    // A packet larger than the client accepts is discarded as if delivered
+                    // [MQTT-3.1.2-25].
+                    if ferrocore_mqtt::encoded_len(&packet, protocol).map_or(true, |n| n > max) {
+                        if let Packet::Publish(p) = &packet
+                            && p.qos != QoS::AtMostOnce
+                        {
+                            state.abandon(&client_id, p.packet_id, &mut self.ops);
+                        }
+                        tracing::debug!(%client_id, "dropping a message larger than the client's maximum packet size");
+                        continue;
+                    }
+                    packet
+                }
+                Outgoing::PubRel(packet_id) => Packet::PubRel(PubAck::success(packet_id)),
+            };
+            self.transmit.push_back(Transmit::Packet(packet));
+        }
+        drop(state);
+        self.flush_ops();
+        Ok(())
+    }
+
+    /// Ends the connection: tells an MQTT 5 client why (unless it left by itself), publishes
+    /// the will if the reason calls for one, and detaches the session. Returns a will that must
+    /// wait for its delay. Calling it twice does nothing the second time.
+    pub fn close(&mut self, reason: CloseReason, now_ms: u64) -> Option<DelayedWill> {
+        if self.closed {
+            return None;
+        }
+        self.closed = true;
+        let mut active = self.active.take()?;
+        if active.protocol == ProtocolVersion::V5
+            && let Some(code) = reason.disconnect_code()
+        {
+            self.send(Packet::Disconnect(Disconnect::new(code)));
+        }
+        tracing::info!(client_id = %active.client_id, reason = reason.lifecycle_name(), "client disconnected");
+        let mut delayed = None;
+        if let Some((topic, will)) = active.will.take().filter(|_| reason.sends_will()) {
+            let delay = will.properties.will_delay_interval.unwrap_or(0).min(active.connect_expiry);
+            let message = will_message(topic, will, &active.client_id, now_ms);
+            if delay == 0 {
+                self.broker.publish(message, now_ms);
+            } else {
+                delayed = Some(DelayedWill {
+                    session: Arc::clone(&active.session),
+                    message,
+                    delay_ms: u64::from(delay) * 1000,
+                });
+            }
+        }
+        self.flush_ops();
+        self.broker.disconnect(&active.session, &active.link, now_ms);
+        delayed
+    }
+
+    fn active(&self) -> Result<&Active, CloseReason> {
+        self.active.as_ref().ok_or(CloseReason::ClientError(ReasonCode::ProtocolError))
+    }
+
+    fn session(&self) -> Result<(Arc<SessionHandle>, Arc<str>), CloseReason> {
+        let active = self.active()?;
+        Ok((Arc::clone(&active.session), Arc::clone(&active.client_id)))
+    }
+
+    fn send(&mut self, packet: Packet) {
+        self.transmit.push_back(Transmit::Packet(packet));
+    }
+
+    fn send_after(&mut self, commit: Option<Commit>, packet: Packet) {
+        self.transmit.push_back(match commit {
+            Some(commit) => Transmit::AfterCommit(commit, packet),
+            None => Transmit::Packet(packet),
+        });
+    }
+
+    fn flush_ops(&mut self) {
+        if !self.ops.is_empty() {
+            self.broker.persist(std::mem::take(&mut self.ops));
+        }
+    }
+
+    fn refuse_connect(&mut self, code: ReasonCode, why: &str) -> Step {
+        tracing::info!(reason = ?code, why, "refusing CONNECT");
+        self.send(Packet::ConnAck(ConnAck {
+            session_present: false,
+            code,
+            properties: ConnAckProperties {
+                reason_string: Some(why.to_owned()),
+                ..ConnAckProperties::default()
+            },
+        }));
+        Err(CloseReason::ClientError(code))
+    }
+
+    fn handle_connect(&mut self, connect: Connect, now_ms: u64) -> Step {
+        let config = self.broker.config().clone();
+        let v5 = connect.protocol == ProtocolVersion::V5;
+        if connect.properties.authentication_method.is_some() {
+            return self.refuse_connect(
+                ReasonCode::BadAuthenticationMethod,
+                "enhanced authentication is not supported",
+            );
+        }
+        let mut assigned = None;
+        let client_id: Arc<str> = if connect.client_id.is_empty() {
+            if !v5 && !connect.clean_start {
+                return self.refuse_connect(
+                    ReasonCode::ClientIdentifierNotValid,
+                    "an empty client identifier needs a clean session",
+                );
+            }
+            let id = format!("ferrocore-{:016x}", rand::random::<u64>());
+            assigned = Some(id.clone());
+            Arc::from(id)
+        } else {
+            Arc::from(connect.client_id.as_str())
+        };
+        if client_id.len() > config.max_client_id_length {
+            return self.refuse_connect(
+                ReasonCode::ClientIdentifierNotValid,
+                "client identifier longer than allowed",
+            );
+        }
+        let will = match connect.will {
+            Some(will) => match self.check_will(&will) {
+                Ok(topic) => Some((topic, will)),
+                Err((code, why)) => return self.refuse_connect(code, why),
+            },
+            None => None,
+        };
+        let requested_expiry = if v5 {
+            connect.properties.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            config.session_expiry_interval
+        };
+        let expiry = requested_expiry.min(config.session_expiry_interval);
+        let max_inflight = if v5 {
+            connect.properties.receive_maximum.unwrap_or(u16::MAX).min(config.max_inflight)
+        } else {
+            config.max_inflight
+        };
+        let keep_alive = config.effective_keep_alive(connect.keep_alive);
+        let attached = self.broker.connect(ConnectRequest {
+            client_id: Arc::clone(&client_id),
+            clean_start: connect.clean_start,
+            expiry_interval: expiry,
+            protocol: connect.protocol,
+            max_inflight,
+        });
+        let mut properties = ConnAckProperties::default();
+        if v5 {
+            properties.assigned_client_identifier = assigned;
+            properties.receive_maximum = Some(config.receive_maximum);
+            if config.max_qos() != QoS::ExactlyOnce {
+                properties.maximum_qos = Some(config.maximum_qos.min(1));
+            }
+            properties.maximum_packet_size = u32::try_from(config.max_packet_size()).ok();
+            properties.topic_alias_maximum = Some(config.topic_alias_maximum);
+            if keep_alive != connect.keep_alive {
+                properties.server_keep_alive = Some(keep_alive);
+            }
+            if expiry != requested_expiry {
+                properties.session_expiry_interval = Some(expiry);
+            }
+        }
+        tracing::info!(%client_id, protocol = ?connect.protocol, clean_start = connect.clean_start,
+            session_present = attached.session_present, keep_alive, "client connected");
+        let connack = Packet::ConnAck(ConnAck {
+            session_present: attached.session_present,
+            code: ReasonCode::Success,
+            properties,
+        });
+        let client_max_packet = connect
+            .properties
+            .maximum_packet_size
+            .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        self.active = Some(Active {
+            protocol: connect.protocol,
+            client_id,
+            session: attached.session,
+            link: attached.link,
+            keep_alive_ms: u64::from(keep_alive) * 1000,
+            last_activity_ms: now_ms,
+            will,
+            connect_expiry: expiry,
+            aliases: HashMap::new(),
+            client_max_packet,
+            rate: config.publish_rate_limit().map(|rate| TokenBucket::new(rate, now_ms)),
+        });
+        self.send_after(attached.commit, connack);
+        Ok(())
+    }
+
+    fn check_will(&self, will: &Will) -> Result<TopicName, (ReasonCode, &'static str)> {
+        let config = self.broker.config();
+        if will.qos > config.max_qos() {
+            return Err((ReasonCode::QoSNotSupported, "will QoS not supported"));
+        }
+        if will.payload.len() > config.max_payload_size {
+            return Err((ReasonCode::PacketTooLarge, "will payload too large"));
+        }
+        let invalid = (ReasonCode::TopicNameInvalid, "invalid will topic");
+        let topic = TopicName::new(&will.topic).map_err(|_| invalid)?;
+        check_topic(config, topic.as_str()).map_err(|_| invalid)?;
+        if !client_may_publish(config, topic.as_str()) || (will.retain && topic.is_system()) {
+            return Err((ReasonCode::NotAuthorized, "will topic is reserved"));
+        }
+        Ok(topic)
+    }
+
+    /// Refuses one PUBLISH: an MQTT 5 QoS 1/2 publish gets an acknowledgement with `code`,
+    /// an MQTT 5 QoS 0 publish is dropped with a log line, and an MQTT 3.1.1 client, which
+    /// has no way to hear a refusal, is disconnected as AWS IoT Core does.
+    fn refuse_publish(
+        &mut self,
+        publish: &Publish,
+        code: ReasonCode,
+        why: &str,
+        close: CloseReason,
+    ) -> Step {
+        let active = self.active()?;
+        tracing::info!(client_id = %active.client_id, topic = publish.topic, why, "refusing PUBLISH");
+        if active.protocol == ProtocolVersion::V311 {
+            return Err(close);
+        }
+        let ack = PubAck {
+            packet_id: publish.packet_id,
+            reason: code,
+            properties: AckProperties {
+                reason_string: Some(why.to_owned()),
+                ..AckProperties::default()
+            },
+        };
+        match publish.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.send(Packet::PubAck(ack)),
+            QoS::ExactlyOnce => self.send(Packet::PubRec(ack)),
+        }
+        Ok(())
+    }
+
+    fn handle_publish(&mut self, mut publish: Publish, now_ms: u64) -> Step {
+        let config = self.broker.config().clone();
+        let active =
+            self.active.as_mut().ok_or(CloseReason::ClientError(ReasonCode::ProtocolError))?;
+        if publish.qos > config.max_qos() {
+            tracing::info!(client_id = %active.client_id, "QoS 2 PUBLISH while QoS 2 is not supported");
+            return Err(CloseReason::ClientError(ReasonCode::QoSNotSupported));
+        }
+        if publish.payload.len() > config.max_payload_size {
+            tracing::info!(client_id = %active.client_id, size = publish.payload.len(), "payload too large");
+            return Err(CloseReason::ClientError(ReasonCode::PacketTooLarge));
+        }
+        // Topic aliases (MQTT 5, client to server).
+        if let Some(alias) = publish.properties.topic_alias.take() {
+            if alias == 0 || alias > config.topic_alias_maximum {
+                tracing::info!(client_id = %active.client_id, alias, "topic alias out of range");
+                return Err(CloseReason::ClientError(ReasonCode::TopicAliasInvalid));
+            }
+            if publish.topic.is_empty() {
+                match active.aliases.get(&alias) {
+                    Some(topic) => publish.topic = topic.to_string(),
+                    None => {
+                        tracing::info!(client_id = %active.client_id, alias, "unknown topic alias");
+                        return Err(CloseReason::ClientError(ReasonCode::ProtocolError));
+                    }
+                }
+            } else if let Ok(topic) = TopicName::new(&publish.topic) {
+                active.aliases.insert(alias, topic);
+            }
+        }
+        let Ok(topic) = TopicName::new(&publish.topic) else {
+            return Err(CloseReason::ClientError(ReasonCode::TopicNameInvalid));
+        };
+        if let Some(bucket) = active.rate.as_mut()
+            && !bucket.take(now_ms)
+        {
+            return self.refuse_publish(
+                &publish,
+                ReasonCode::QuotaExceeded,
+                "publish rate limit exceeded",
+                CloseReason::Throttled(ReasonCode::MessageRateTooHigh),
+            );
+        }
+        if let Err(error) = check_topic(&config, topic.as_str()) {
+            return self.refuse_publish(
+                &publish,
+                ReasonCode::TopicNameInvalid,
+                &error.to_string(),
+                CloseReason::ClientError(ReasonCode::TopicNameInvalid),
+            );
+        }
+        if !client_may_publish(&config, topic.as_str()) || (publish.retain && topic.is_system()) {
+            return self.refuse_publish(
+                &publish,
+                ReasonCode::NotAuthorized,
+                "reserved topic",
+                CloseReason::Forbidden(ReasonCode::NotAuthorized),
+            );
+        }
+        let active = self.active()?;
+        let client_id = Arc::clone(&active.client_id);
+        if publish.qos == QoS::ExactlyOnce
+            && active.session.lock().incoming_qos2.contains(&publish.packet_id)
+        {
+            // A resent QoS 2 PUBLISH that was already routed: acknowledge again, route once.
+            self.send(Packet::PubRec(PubAck::success(publish.packet_id)));
+            return Ok(());
+        }
+        let mut properties = publish.properties;
+        let expires_at_ms =
+            properties.message_expiry_interval.take().map(|s| now_ms + u64::from(s) * 1000);
+        properties.subscription_identifiers.clear();
+        let message = Message {
+            topic,
+            payload: publish.payload,
+            qos: publish.qos,
+            retain: publish.retain,
+            properties,
+            publisher: Some(client_id),
+            expires_at_ms,
+        };
+        let published = self.broker.publish(message, now_ms);
+        match publish.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => {
+                self.send_after(
+                    published.commit,
+                    Packet::PubAck(PubAck::success(publish.packet_id)),
+                );
+            }
+            QoS::ExactlyOnce => {
+                self.active()?.session.lock().incoming_qos2.insert(publish.packet_id);
+                self.send_after(
+                    published.commit,
+                    Packet::PubRec(PubAck::success(publish.packet_id)),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_pubrec(&mut self, ack: PubAck) -> Step {
+        let (session, client_id) = self.session()?;
+        let mut state = session.lock();
+        if ack.reason.is_error() {
+            state.abandon(&client_id, ack.packet_id, &mut self.ops);
+            return Ok(());
+        }
+        let known = state.handle_pubrec(ack.packet_id);
+        drop(state);
+        let mut rel = PubAck::success(ack.packet_id);
+        if !known {
+            rel.reason = ReasonCode::PacketIdentifierNotFound;
+        }
+        self.send(Packet::PubRel(rel));
+        Ok(())
+    }
+
+    fn handle_subscribe(&mut self, subscribe: Subscribe, now_ms: u64) -> Step {
+        let config = self.broker.config().clone();
+        let active = self.active()?;
+        let v5 = active.protocol == ProtocolVersion::V5;
+        let client_id = Arc::clone(&active.client_id);
+        let session = Arc::clone(&active.session);
+        if let Some(max) = config.filters_per_subscribe_limit()
+            && subscribe.filters.len() > max
+        {
+            tracing::info!(%client_id, filters = subscribe.filters.len(), max, "too many filters in one SUBSCRIBE");
+            return Err(CloseReason::ClientError(ReasonCode::QuotaExceeded));
+        }
+        let mut reasons = Vec::with_capacity(subscribe.filters.len());
+        let mut accepted = Vec::new();
+        let mut held = session.lock().subscriptions.len();
+        for (raw, options) in subscribe.filters {
+            let parsed = match SharedFilter::parse(&raw) {
+                Ok(parsed) => parsed,
+                Err(_) => {
+                    reasons.push(ReasonCode::TopicFilterInvalid);
+                    continue;
+                }
+            };
+            if parsed.group.is_some() && options.no_local {
+                tracing::info!(%client_id, filter = raw, "No Local on a shared subscription");
+                return Err(CloseReason::ClientError(ReasonCode::ProtocolError));
+            }
+            if let Err(error) = check_topic(&config, &raw) {
+                tracing::info!(%client_id, filter = raw, %error, "refusing subscription");
+                if !v5 {
+                    return Err(CloseReason::ClientError(ReasonCode::TopicFilterInvalid));
+                }
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            let exists = session.lock().subscriptions.contains_key(&raw);
+            if !exists
+                && let Some(max) = config.subscriptions_limit()
+                && held >= max
+            {
+                tracing::info!(%client_id, filter = raw, max, "subscription quota exceeded");
+                if !v5 {
+                    return Err(CloseReason::Throttled(ReasonCode::QuotaExceeded));
+                }
+                reasons.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
+            if !exists {
+                held += 1;
+            }
+            let mut options = options;
+            options.qos = self.broker.grant(options.qos);
+            reasons.push(ReasonCode::granted(options.qos));
+            let id = subscribe.properties.subscription_identifier;
+            accepted.push((raw, parsed, Subscription { options, id }));
+        }
+        let (_, commit) = if accepted.is_empty() {
+            (Vec::new(), None)
+        } else {
+            self.broker.subscribe(&session, accepted, now_ms)
+        };
+        let suback = Packet::SubAck(SubAck {
+            packet_id: subscribe.packet_id,
+            reasons,
+            properties: AckProperties::default(),
+        });
+        self.send_after(commit, suback);
+        Ok(())
+    }
+
+    fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Step {
+        let session = Arc::clone(&self.active()?.session);
+        let existed = self.broker.unsubscribe(&session, &unsubscribe.filters);
+        let reasons = existed
+            .into_iter()
+            .map(|e| if e { ReasonCode::Success } else { ReasonCode::NoSubscriptionExisted })
+            .collect();
+        self.send(Packet::UnsubAck(UnsubAck {
+            packet_id: unsubscribe.packet_id,
+            reasons,
+            properties: AckProperties::default(),
+        }));
+        Ok(())
+    }
+
+    fn handle_disconnect(&mut self, disconnect: Disconnect) -> Step {
+        let active = self.active()?;
+        if let Some(expiry) = disconnect.properties.session_expiry_interval {
+            if active.connect_expiry == 0 && expiry > 0 {
+                // [MQTT-3.14.2-2]: a session that was to end cannot be made persistent here.
+                return Err(CloseReason::ClientError(ReasonCode::ProtocolError));
+            }
+            let capped = expiry.min(self.broker.config().session_expiry_interval);
+            active.session.lock().expiry_interval = capped;
+        }
+        Err(match disconnect.reason {
+            ReasonCode::DisconnectWithWill => CloseReason::ClientDisconnectWithWill,
+            _ => CloseReason::ClientDisconnect,
+        })
+    }
+}
+
+fn will_message(topic: TopicName, will: Will, client_id: &Arc<str>, now_ms: u64) -> Message {
+    let p = will.properties;
+    let mut message = Message::new(topic, will.payload, will.qos, will.retain);
+    message.properties.payload_format_indicator = p.payload_format_indicator;
+    message.properties.content_type = p.content_type;
+    message.properties.response_topic = p.response_topic;
+    message.properties.correlation_data = p.correlation_data;
+    message.properties.user_properties = p.user_properties;
+    message.expires_at_ms = p.message_expiry_interval.map(|s| now_ms + u64::from(s) * 1000);
+    message.publisher = Some(Arc::clone(client_id));
+    message
+}

@@ -1,0 +1,445 @@
+//! A session's state: subscriptions, the queue of deliveries not yet sent, the in-flight
+//! window of QoS 1/2 deliveries awaiting acknowledgement, and packet identifiers.
+//!
+//! A session outlives its connections when it is persistent. It is shared between the router
+//! (which enqueues deliveries) and the connection that is attached to it (which sends them),
+//! behind one mutex in [`SessionHandle`]. All methods are synchronous and take the time as an
+//! argument; waking the attached connection goes through its [`Link`].
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use ferrocore_mqtt::{ProtocolVersion, Publish, QoS, SubscriptionOptions};
+use ferrocore_store::Op;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::close::CloseReason;
+use crate::message::Delivery;
+use crate::persist;
+
+/// One subscription of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Options from SUBSCRIBE, QoS already lowered to what was granted.
+    pub options: SubscriptionOptions,
+    /// Subscription identifier (MQTT 5).
+    pub id: Option<u32>,
+}
+
+/// The connection side of a session: how the router wakes the connection task that is
+/// attached, and how another party (a takeover, shutdown, an operator) asks it to close.
+#[derive(Debug, Default)]
+pub struct Link {
+    notify: Notify,
+    kick: Mutex<Option<CloseReason>>,
+}
+
+impl Link {
+    /// A new link.
+    pub fn new() -> Arc<Link> {
+        Arc::new(Link::default())
+    }
+
+    /// Wakes the connection task: deliveries are waiting.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Asks the connection to close for `reason`. The first request wins.
+    pub fn kick(&self, reason: CloseReason) {
+        self.kick.lock().get_or_insert(reason);
+        self.notify.notify_one();
+    }
+
+    /// The pending close request, if any.
+    pub fn kicked(&self) -> Option<CloseReason> {
+        *self.kick.lock()
+    }
+
+    /// Resolves on the next wake or kick (a wake sent while nobody waited is kept).
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
+
+/// The state of a QoS 1/2 delivery that was sent and not yet acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InflightPhase {
+    /// PUBLISH sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    AwaitingAck,
+    /// PUBREL sent; waiting for PUBCOMP (QoS 2).
+    AwaitingComp,
+}
+
+/// What a session sends next.
+// Returned by value once per packet and consumed at once: boxing the PUBLISH would cost an
+// allocation per delivery to save stack space nobody holds on to.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A PUBLISH.
+    Publish(Publish),
+    /// A PUBREL for a QoS 2 delivery being resumed.
+    PubRel(u16),
+}
+
+/// A session shared between the router and its connection.
+#[derive(Debug)]
+pub struct SessionHandle {
+    id: u64,
+    client_id: Arc<str>,
+    state: Mutex<SessionState>,
+}
+
+impl SessionHandle {
+    pub(crate) fn new(id: u64, client_id: Arc<str>, state: SessionState) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle { id, client_id, state: Mutex::new(state) })
+    }
+
+    /// A process-unique identity of this session (a clean start makes a new one).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The client identifier.
+    pub fn client_id(&self) -> &Arc<str> {
+        &self.client_id
+    }
+
+    /// Locks the state.
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, SessionState> {
+        self.state.lock()
+    }
+}
+
+/// The mutable part of a session.
+#[derive(Debug)]
+pub struct SessionState {
+    /// Protocol version of the last connection.
+    pub protocol: ProtocolVersion,
+    /// Seconds the session outlives a disconnect; 0 ends it with the connection.
+    pub expiry_interval: u32,
+    /// Subscriptions by filter as written (including any `$share/{group}/` prefix).
+    pub subscriptions: BTreeMap<String, Subscription>,
+    /// The attached connection, if online.
+    pub link: Option<Arc<Link>>,
+    /// When the last connection ended, in ms since the epoch, if offline.
+    pub disconnected_at_ms: Option<u64>,
+    /// Most QoS 1/2 deliveries in flight (the client's Receive Maximum).
+    pub max_inflight: u16,
+    /// Packet identifiers of QoS 2 publishes received and not yet released.
+    pub incoming_qos2: HashSet<u16>,
+    queue: VecDeque<Delivery>,
+    inflight: BTreeMap<u16, (Delivery, InflightPhase)>,
+    resend: VecDeque<u16>,
+    next_packet_id: u16,
+    next_seq: u64,
+    max_queued: usize,
+    dropped: u64,
+}
+
+impl SessionState {
+    /// A new, empty session.
+    pub fn new(protocol: ProtocolVersion, expiry_interval: u32, max_queued: usize) -> SessionState {
+        SessionState {
+            protocol,
+            expiry_interval,
+            subscriptions: BTreeMap::new(),
+            link: None,
+            disconnected_at_ms: None,
+            max_inflight: 100,
+            incoming_qos2: HashSet::new(),
+            queue: VecDeque::new(),
+            inflight: BTreeMap::new(),
+            resend: VecDeque::new(),
+            next_packet_id: 1,
+            next_seq: 1,
+            max_queued,
+            dropped: 0,
+        }
+    }
+
+    /// Whether the session is stored and outlives its connection.
+    pub fn is_persistent(&self) -> bool {
+        self.expiry_interval > 0
+    }
+
+    /// Whether a connection is attached.
+    pub fn is_online(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Deliveries waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Deliveries sent and not yet acknowledged.
+    pub fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Deliveries dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Queues a delivery, storing it first if the session is persistent and the delivery is
+    /// QoS 1 or 2. QoS 0 is not queued for an offline session. Returns whether it was queued.
+    pub fn enqueue(&mut self, client_id: &str, mut delivery: Delivery, ops: &mut Vec<Op>) -> bool {
+        if !self.is_online() && delivery.qos == QoS::AtMostOnce {
+            return false;
+        }
+        if self.queue.len() >= self.max_queued {
+            self.dropped += 1;
+            if self.dropped.is_power_of_two() {
+                tracing::warn!(client_id, dropped = self.dropped, "session queue full; dropping");
+            }
+            return false;
+        }
+        if self.is_persistent() && delivery.qos != QoS::AtMostOnce {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            delivery.seq = Some(seq);
+            ops.push(Op::PutMessage {
+                client_id: client_id.to_owned(),
+                seq,
+                message: persist::encode_delivery(&delivery),
+            });
+        }
+        self.queue.push_back(delivery);
+        if let Some(link) = &self.link {
+            link.wake();
+        }
+        true
+    }
+
+    /// Takes the next queued delivery directly, for internal clients that have no in-flight
+    /// window.
+    pub fn pop_queued(&mut self) -> Option<Delivery> {
+        self.queue.pop_front()
+    }
+
+    /// Restores a stored delivery at startup, keeping its sequence number.
+    pub fn restore(&mut self, delivery: Delivery) {
+        if let Some(seq) = delivery.seq {
+            self.next_seq = self.next_seq.max(seq + 1);
+        }
+        self.queue.push_back(delivery);
+    }
+
+    /// Prepares a resumed session for a new connection: every unacknowledged delivery is sent
+    /// again first, PUBLISH with DUP set or PUBREL, in packet-identifier order.
+    pub fn resume(&mut self, link: Arc<Link>, max_inflight: u16) {
+        self.link = Some(link);
+        self.disconnected_at_ms = None;
+        self.max_inflight = max_inflight.max(1);
+        self.resend = self.inflight.keys().copied().collect();
+    }
+
+    /// Detaches the connection. QoS 0 deliveries still queued are dropped.
+    pub fn detach(&mut self, now_ms: u64) {
+        self.link = None;
+        self.disconnected_at_ms = Some(now_ms);
+        self.queue.retain(|d| d.qos != QoS::AtMostOnce);
+        self.resend.clear();
+    }
+
+    /// The next packet to send, if the in-flight window allows one. Expired deliveries are
+    /// dropped on the way (their stored copy removed through `ops`).
+    pub fn poll_outgoing(
+        &mut self,
+        client_id: &str,
+        now_ms: u64,
+        ops: &mut Vec<Op>,
+    ) -> Option<Outgoing> {
+        while let Some(packet_id) = self.resend.pop_front() {
+            match self.inflight.get(&packet_id) {
+                Some((delivery, InflightPhase::AwaitingAck)) => {
+                    return Some(Outgoing::Publish(delivery.to_publish(packet_id, true, now_ms)));
+                }
+                Some((_, InflightPhase::AwaitingComp)) => return Some(Outgoing::PubRel(packet_id)),
+                None => {}
+            }
+        }
+        loop {
+            let front = self.queue.front()?;
+            if front.message.is_expired(now_ms) {
+                if let Some(d) = self.queue.pop_front() {
+                    remove_stored(client_id, &d, ops);
+                }
+                continue;
+            }
+            if front.qos == QoS::AtMostOnce {
+                let delivery = self.queue.pop_front()?;
+                return Some(Outgoing::Publish(delivery.to_publish(0, false, now_ms)));
+            }
+            if self.inflight.len() >= usize::from(self.max_inflight) {
+                return None;
+            }
+            let packet_id = self.allocate_packet_id()?;
+            let delivery = self.queue.pop_front()?;
+            let publish = delivery.to_publish(packet_id, false, now_ms);
+            self.inflight.insert(packet_id, (delivery, InflightPhase::AwaitingAck));
+            return Some(Outgoing::Publish(publish));
+        }
+    }
+
+    /// Handles PUBACK (QoS 1) for `packet_id`. Returns whether it matched a delivery.
+    pub fn handle_puback(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
+        match self.inflight.get(&packet_id) {
+            Some((delivery, InflightPhase::AwaitingAck)) if delivery.qos == QoS::AtLeastOnce => {
+                if let Some((delivery, _)) = self.inflight.remove(&packet_id) {
+                    remove_stored(client_id, &delivery, ops);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Handles PUBREC (QoS 2) for `packet_id`; returns whether a PUBREL should be sent.
+    pub fn handle_pubrec(&mut self, packet_id: u16) -> bool {
+        match self.inflight.get_mut(&packet_id) {
+            Some((delivery, phase)) if delivery.qos == QoS::ExactlyOnce => {
+                *phase = InflightPhase::AwaitingComp;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Handles PUBCOMP (QoS 2) for `packet_id`.
+    pub fn handle_pubcomp(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
+        match self.inflight.get(&packet_id) {
+            Some((_, InflightPhase::AwaitingComp)) => {
+                if let Some((delivery, _)) = self.inflight.remove(&packet_id) {
+                    remove_stored(client_id, &delivery, ops);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A delivery that arrived in a PUBREC with an error code is finished, as if acknowledged.
+    pub fn abandon(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) {
+        if let Some((delivery, _)) = self.inflight.remove(&packet_id) {
+            remove_stored(client_id, &delivery, ops);
+        }
+    }
+
+    fn allocate_packet_id(&mut self) -> Option<u16> {
+        for _ in 0..u16::MAX {
+            let id = self.next_packet_id;
+            self.next_packet_id = if id == u16::MAX { 1 } else { id + 1 };
+            if !self.inflight.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+}
+
+fn remove_stored(client_id: &str, delivery: &Delivery, ops: &mut Vec<Op>) {
+    if let Some(seq) = delivery.seq {
+        ops.push(Op::DeleteMessage { client_id: client_id.to_owned(), seq });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+    use bytes::Bytes;
+    use ferrocore_mqtt::TopicName;
+
+    fn delivery(qos: QoS) -> Delivery {
+        let message =
+            Message::new(TopicName::new("t").unwrap(), Bytes::from_static(b"x"), qos, false);
+        Delivery {
+            message: Arc::new(message),
+            qos,
+            retain: false,
+            subscription_ids: vec![],
+            seq: None,
+        }
+    }
+
+    fn online(expiry: u32) -> SessionState {
+        let mut s = SessionState::new(ProtocolVersion::V5, expiry, 10);
+        s.resume(Link::new(), 2);
+        s
+    }
+
+    #[test]
+    fn offline_sessions_do_not_queue_qos0() {
+        let mut s = SessionState::new(ProtocolVersion::V311, 60, 10);
+        let mut ops = Vec::new();
+        assert!(!s.enqueue("c", delivery(QoS::AtMostOnce), &mut ops));
+        assert!(s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops));
+        assert_eq!(s.queued(), 1);
+        assert!(matches!(&ops[..], [Op::PutMessage { seq: 1, .. }]));
+    }
+
+    #[test]
+    fn inflight_window_limits_qos1_and_puback_frees_it() {
+        let mut s = online(0);
+        let mut ops = Vec::new();
+        for _ in 0..3 {
+            s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops);
+        }
+        assert!(ops.is_empty(), "clean sessions store nothing");
+        let first = s.poll_outgoing("c", 0, &mut ops).unwrap();
+        let second = s.poll_outgoing("c", 0, &mut ops).unwrap();
+        assert!(s.poll_outgoing("c", 0, &mut ops).is_none(), "window of 2 is full");
+        let (Outgoing::Publish(p1), Outgoing::Publish(p2)) = (first, second) else { panic!() };
+        assert_ne!(p1.packet_id, p2.packet_id);
+        assert!(s.handle_puback("c", p1.packet_id, &mut ops));
+        assert!(!s.handle_puback("c", p1.packet_id, &mut ops), "second ack matches nothing");
+        assert!(s.poll_outgoing("c", 0, &mut ops).is_some());
+    }
+
+    #[test]
+    fn resume_resends_unacked_with_dup_then_pubrel() {
+        let mut s = online(60);
+        let mut ops = Vec::new();
+        s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops);
+        s.enqueue("c", delivery(QoS::ExactlyOnce), &mut ops);
+        let Some(Outgoing::Publish(p1)) = s.poll_outgoing("c", 0, &mut ops) else { panic!() };
+        let Some(Outgoing::Publish(p2)) = s.poll_outgoing("c", 0, &mut ops) else { panic!() };
+        assert!(s.handle_pubrec(p2.packet_id));
+        s.detach(5);
+        s.resume(Link::new(), 10);
+        let Some(Outgoing::Publish(again)) = s.poll_outgoing("c", 0, &mut ops) else { panic!() };
+        assert!(again.dup);
+        assert_eq!(again.packet_id, p1.packet_id);
+        assert_eq!(s.poll_outgoing("c", 0, &mut ops), Some(Outgoing::PubRel(p2.packet_id)));
+        ops.clear();
+        assert!(s.handle_pubcomp("c", p2.packet_id, &mut ops));
+        assert!(matches!(&ops[..], [Op::DeleteMessage { seq: 2, .. }]));
+    }
+
+    #[test]
+    fn full_queue_drops_and_counts() {
+        let mut s = online(0);
+        let mut ops = Vec::new();
+        for _ in 0..12 {
+            s.enqueue("c", delivery(QoS::AtMostOnce), &mut ops);
+        }
+        assert_eq!(s.queued(), 10);
+        assert_eq!(s.dropped(), 2);
+    }
+
+    #[test]
+    fn expired_messages_are_not_sent() {
+        let mut s = online(0);
+        let mut ops = Vec::new();
+        let mut d = delivery(QoS::AtMostOnce);
+        Arc::make_mut(&mut d.message).expires_at_ms = Some(100);
+        s.enqueue("c", d, &mut ops);
+        assert!(s.poll_outgoing("c", 100, &mut ops).is_none());
+    }
+}

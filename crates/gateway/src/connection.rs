@@ -1,0 +1,222 @@
+//! The task that drives one MQTT connection over any byte stream.
+//!
+//! Loop: write what is ready, then wait for the first of: bytes from the socket, a wake-up
+//! from the router, the head store commit, the keep-alive deadline, or shutdown. Packets that
+//! acknowledge stored data wait for their commit; everything behind them waits too, so the
+//! client sees acknowledgements in order.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrocore_broker::{Broker, CloseReason, Connection, DelayedWill, Transmit, now_ms};
+use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion};
+use ferrocore_store::Commit;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// Settings of connection tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// How long a new connection may take to send CONNECT.
+    pub connect_timeout: Duration,
+    /// How long the closing DISCONNECT may take to write.
+    pub close_timeout: Duration,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings {
+            connect_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Serves one MQTT connection until it closes.
+pub async fn serve_connection<S>(
+    stream: S,
+    peer: Option<SocketAddr>,
+    broker: Broker,
+    shutdown: CancellationToken,
+    settings: ConnectionSettings,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let max_packet = broker.config().max_packet_size();
+    let receive_maximum = usize::from(broker.config().receive_maximum.max(1));
+    let mut driver = Driver {
+        stream,
+        decoder: Decoder::new(max_packet),
+        connection: Connection::new(broker.clone()),
+        read_buf: BytesMut::new(),
+        write_buf: BytesMut::new(),
+        queue: VecDeque::new(),
+    };
+    let connect_deadline = tokio::time::Instant::now() + settings.connect_timeout;
+    let reason = loop {
+        if let Err(reason) = driver.flush().await {
+            break reason;
+        }
+        let link = driver.connection.link();
+        let keep_alive = match driver.connection.poll_timeout() {
+            Some(deadline_ms) => {
+                tokio::time::Instant::now()
+                    + Duration::from_millis(deadline_ms.saturating_sub(now_ms()))
+            }
+            None if driver.connection.protocol().is_none() => connect_deadline,
+            None => tokio::time::Instant::now() + Duration::from_secs(86_400),
+        };
+        let head_commit = matches!(driver.queue.front(), Some(Transmit::AfterCommit(..)));
+        let waiting = driver.queue.len();
+        let step = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => Err(CloseReason::ServerShutdown),
+            result = next_commit(&mut driver.queue), if head_commit => match result {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    tracing::error!(%error, "store write failed; closing the connection");
+                    Err(CloseReason::ServerError)
+                }
+            },
+            read = driver.stream.read_buf(&mut driver.read_buf), if waiting < receive_maximum => {
+                match read {
+                    Ok(0) | Err(_) => Err(CloseReason::ConnectionLost),
+                    Ok(_) => driver.decode_all(),
+                }
+            }
+            () = wait_link(link.as_deref()) => driver.connection.handle_wakeup(now_ms()),
+            () = tokio::time::sleep_until(keep_alive) => {
+                if driver.connection.protocol().is_none() {
+                    tracing::info!(?peer, "no CONNECT in time");
+                    Err(CloseReason::ConnectionLost)
+                } else {
+                    driver.connection.handle_timeout(now_ms())
+                }
+            }
+        };
+        if let Err(reason) = step {
+            break reason;
+        }
+    };
+    let delayed = driver.connection.close(reason, now_ms());
+    driver.collect();
+    // Packets waiting for a commit are dropped: the client will send those PUBLISHes again.
+    let ready: Vec<Packet> = driver
+        .queue
+        .drain(..)
+        .filter_map(|t| match t {
+            Transmit::Packet(p) => Some(p),
+            Transmit::AfterCommit(..) => None,
+        })
+        .collect();
+    let version = driver.connection_version();
+    for packet in ready {
+        encode_into(&packet, version, &mut driver.write_buf);
+    }
+    if !driver.write_buf.is_empty() {
+        let write = driver.stream.write_all(&driver.write_buf);
+        let _ = tokio::time::timeout(settings.close_timeout, write).await;
+    }
+    let _ = tokio::time::timeout(settings.close_timeout, driver.stream.shutdown()).await;
+    if let Some(will) = delayed {
+        spawn_delayed_will(broker, will);
+    }
+    tracing::debug!(?peer, reason = reason.lifecycle_name(), "connection task ended");
+}
+
+struct Driver<S> {
+    stream: S,
+    decoder: Decoder,
+    connection: Connection,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+    queue: VecDeque<Transmit>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    fn connection_version(&self) -> ProtocolVersion {
+        self.connection.protocol().or(self.decoder.version()).unwrap_or(ProtocolVersion::V311)
+    }
+
+    /// Decodes and handles every whole packet in the read buffer.
+    fn decode_all(&mut self) -> Result<(), CloseReason> {
+        let now = now_ms();
+        loop {
+            match self.decoder.decode(&mut self.read_buf) {
+                Ok(Some(packet)) => self.connection.handle_packet(packet, now)?,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    tracing::info!(%error, "malformed packet");
+                    return Err(self.connection.handle_decode_error(error));
+                }
+            }
+        }
+    }
+
+    /// Moves the connection's output to the ordered queue.
+    fn collect(&mut self) {
+        while let Some(transmit) = self.connection.poll_transmit() {
+            self.queue.push_back(transmit);
+        }
+    }
+
+    /// Encodes every packet that is ready (up to the first one waiting for a commit) and
+    /// writes them with one write call.
+    async fn flush(&mut self) -> Result<(), CloseReason> {
+        self.collect();
+        let version = self.connection_version();
+        while let Some(Transmit::Packet(_)) = self.queue.front() {
+            if let Some(Transmit::Packet(packet)) = self.queue.pop_front() {
+                encode_into(&packet, version, &mut self.write_buf);
+            }
+        }
+        if self.write_buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.stream.write_all(&self.write_buf).await;
+        self.write_buf.clear();
+        // Idle connections should not keep large buffers alive.
+        if self.write_buf.capacity() > 64 * 1024 {
+            self.write_buf = BytesMut::new();
+        }
+        result.map_err(|_| CloseReason::ConnectionLost)
+    }
+}
+
+fn encode_into(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) {
+    if let Err(error) = ferrocore_mqtt::encode(packet, version, out) {
+        tracing::warn!(%error, packet = packet.name(), "could not encode a packet; skipped");
+    }
+}
+
+/// Waits for the head commit and turns it into a packet ready to write.
+async fn next_commit(queue: &mut VecDeque<Transmit>) -> Result<(), ferrocore_store::StoreError> {
+    let Some(Transmit::AfterCommit(commit, _)) = queue.front_mut() else {
+        return Ok(());
+    };
+    let result = wait(commit).await;
+    if let Some(Transmit::AfterCommit(_, packet)) = queue.pop_front() {
+        queue.push_front(Transmit::Packet(packet));
+    }
+    result
+}
+
+async fn wait(commit: &mut Commit) -> Result<(), ferrocore_store::StoreError> {
+    commit.await
+}
+
+async fn wait_link(link: Option<&ferrocore_broker::Link>) {
+    match link {
+        Some(link) => link.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn spawn_delayed_will(broker: Broker, will: DelayedWill) {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(will.delay_ms)).await;
+        broker.publish_delayed_will(&will.session, will.message, now_ms());
+    });
+}

@@ -1,0 +1,144 @@
+//! The Ferrocore server: configuration ([`config`]) and the wiring that starts every part and
+//! stops it gracefully ([`Server`]). The `ferrocore` binary is a thin CLI over this crate, and
+//! tests start the same [`Server`] in-process.
+//!
+//! It must not hold protocol logic: it only opens the store, restores the broker, binds the
+//! listeners and runs the periodic chores.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ferrocore_broker::{Broker, CloseReason, now_ms};
+use ferrocore_gateway::{CancellationToken, ConnectionSettings, Listeners, TaskTracker};
+use ferrocore_store::{Store, StoreConfig};
+
+pub use config::{Config, ConfigError, Durability, Overrides};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store could not be opened or read.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] ferrocore_store::StoreError),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    broker: Broker,
+    store: Store,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    mqtt_addr: Option<SocketAddr>,
+}
+
+impl Server {
+    /// Opens the store, restores retained messages and sessions, and starts the listeners.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
+        let db_path = config.data_dir.join("ferrocore.db");
+        let store = Store::open(StoreConfig {
+            path: db_path.clone(),
+            synchronous: match config.durability {
+                Durability::Full => ferrocore_store::Durability::Full,
+                Durability::Normal => ferrocore_store::Durability::Normal,
+            },
+            ..StoreConfig::default()
+        })?;
+        let snapshot = store.load()?;
+        let broker = Broker::new(config.broker.clone(), Some(store.clone()));
+        let restored = broker.restore(snapshot, now_ms());
+        tracing::info!(
+            data = %db_path.display(),
+            retained = restored.retained,
+            sessions = restored.sessions,
+            messages = restored.messages,
+            profile = ?config.profile,
+            "store opened"
+        );
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let listeners = Listeners {
+            broker: broker.clone(),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+            settings: ConnectionSettings::default(),
+        };
+        let mut mqtt_addr = None;
+        if let Some(addr) = config.mqtt_addr {
+            let listener = ferrocore_gateway::listener::bind(addr, "MQTT")
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            mqtt_addr = listener.local_addr().ok();
+            tokio::spawn(ferrocore_gateway::serve_tcp(listener, listeners.clone()));
+        }
+        spawn_session_sweeper(broker.clone(), shutdown.clone(), config.session_sweep_interval);
+        Ok(Server { broker, store, shutdown, tracker, mqtt_addr })
+    }
+
+    /// The bound address of the plain MQTT listener.
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.mqtt_addr
+    }
+
+    /// The broker, for in-process services and tests.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Stops gracefully: stops accepting, closes every connection (MQTT 5 clients are told
+    /// the server is shutting down), waits for their tasks, and flushes the store.
+    pub async fn stop(self) {
+        tracing::info!("shutting down");
+        self.shutdown.cancel();
+        self.broker.kick_all(CloseReason::ServerShutdown);
+        self.tracker.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await.is_err() {
+            tracing::warn!("some connections did not close within 10 s");
+        }
+        // Closing flushes and joins the store's writer thread: blocking work.
+        let store = self.store;
+        match tokio::task::spawn_blocking(move || store.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "closing the store failed"),
+            Err(error) => tracing::error!(%error, "closing the store panicked"),
+        }
+        tracing::info!("stopped");
+    }
+}
+
+fn spawn_session_sweeper(broker: Broker, shutdown: CancellationToken, every_seconds: u64) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(every_seconds.max(1)));
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {
+                    let ended = broker.expire_sessions(now_ms());
+                    if ended > 0 {
+                        tracing::info!(ended, "expired sessions removed");
+                    }
+                }
+                () = shutdown.cancelled() => break,
+            }
+        }
+    });
+}

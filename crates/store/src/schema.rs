@@ -1,0 +1,105 @@
+//! Opening connections and the schema: connection pragmas and the ordered list of migrations.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`: version `n` means the first `n`
+//! entries of [`MIGRATIONS`] have been applied. Migrations are append-only; never edit one that
+//! has shipped.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{Durability, StoreError};
+
+/// How long a connection waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema migrations, in order. Entry `i` takes the schema from version `i` to `i + 1`.
+///
+/// Tables deliberately have no foreign keys: the broker may write a subscription or a message
+/// before (or without) the session row, and [`Op::DeleteSession`](crate::Op::DeleteSession)
+/// deletes the dependent rows explicitly. Large blobs live in ordinary rowid tables (not
+/// `WITHOUT ROWID`), with the natural key as a unique primary-key index.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "CREATE TABLE retained (
+         topic         TEXT    NOT NULL PRIMARY KEY,
+         message       BLOB    NOT NULL,
+         updated_at_ms INTEGER NOT NULL
+     );
+     CREATE TABLE sessions (
+         client_id TEXT NOT NULL PRIMARY KEY,
+         state     BLOB NOT NULL
+     );
+     CREATE TABLE subscriptions (
+         client_id TEXT NOT NULL,
+         filter    TEXT NOT NULL,
+         options   BLOB NOT NULL,
+         PRIMARY KEY (client_id, filter)
+     );
+     CREATE TABLE messages (
+         client_id TEXT    NOT NULL,
+         seq       INTEGER NOT NULL,
+         message   BLOB    NOT NULL,
+         PRIMARY KEY (client_id, seq)
+     );",
+];
+
+/// The schema version this build writes.
+pub(crate) fn current_version() -> i64 {
+    // The list is tiny; this cannot truncate.
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Opens the writer connection: WAL mode, `synchronous` per `durability`, busy timeout.
+pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::JournalMode(mode));
+    }
+    conn.pragma_update(None, "synchronous", durability.pragma_value())?;
+    Ok(conn)
+}
+
+/// Opens a read connection to an existing, migrated database. It refuses writes.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+/// Brings the schema up to [`current_version`], one transaction for all pending migrations.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let supported = current_version();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    if found == supported {
+        return Ok(());
+    }
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        tracing::info!(version = index + 1, "applying store migration");
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", supported)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version recorded in the database.
+#[cfg(test)]
+pub(crate) fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: one binary, one module per area. Each test starts its own server on
+//! 127.0.0.1 port 0 and drives it with rumqttc (MQTT 3.1.1 and 5) or the raw packet client.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod pubsub;
