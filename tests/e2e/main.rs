@@ -3,4 +3,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod limits;
+mod malformed;
 mod pubsub;
+mod retained;
+mod sessions;
+mod will;

@@ -176,7 +176,11 @@ impl Connection {
     pub fn handle_packet(&mut self, packet: Packet, now_ms: u64) -> Step {
         let Some(active) = self.active.as_mut() else {
             return match packet {
-                Packet::Connect(connect) => self.handle_connect(*connect, now_ms),
+                Packet::Connect(connect) => {
+                    self.handle_connect(*connect, now_ms)?;
+                    // A resumed session may hold deliveries queued while it was offline.
+                    self.handle_wakeup(now_ms)
+                }
                 _ => Err(CloseReason::ClientError(ReasonCode::ProtocolError)),
             };
         };

@@ -97,6 +97,8 @@ impl DecodeError {
             }
             DecodeError::InvalidTopicName => ReasonCode::TopicNameInvalid,
             DecodeError::InvalidTopicFilter => ReasonCode::TopicFilterInvalid,
+            // Topic Alias 0 is "Topic Alias invalid" [MQTT-3.3.2-8], not a generic protocol error.
+            DecodeError::InvalidPropertyValue(0x23) => ReasonCode::TopicAliasInvalid,
             DecodeError::UnexpectedPacket(_)
             | DecodeError::DuplicateProperty(_)
             | DecodeError::InvalidPropertyValue(_)

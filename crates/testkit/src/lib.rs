@@ -48,6 +48,7 @@ impl TestServer {
 
     /// A server on an existing data directory.
     pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        init_logging();
         let mut config = Config::load(None, &Default::default(), &Overrides::default()).unwrap();
         config.data_dir = dir.path().to_owned();
         config.mqtt_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -102,11 +103,32 @@ impl TestServer {
     }
 }
 
+/// Sends the server's logs to the test output when `RUST_LOG` is set.
+pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Polls `condition` until it holds or [`WAIT`] passes.
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !condition() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl TestServer {
+    /// A raw client that has connected with `version` and `client_id` (CONNACK success).
+    pub async fn raw_connected(
+        &self,
+        version: ferrocore_mqtt::ProtocolVersion,
+        client_id: &str,
+    ) -> RawClient {
+        RawClient::connected(self.addr, version, client_id).await.0
     }
 }

@@ -106,3 +106,56 @@ impl RawClient {
         }
     }
 }
+
+/// Packet builders and a connected constructor, for tests that send exact packets.
+impl RawClient {
+    /// Opens a TCP connection, sends CONNECT (`version`, `client_id`, keep-alive 60, clean
+    /// start) and panics unless the CONNACK reports success. Returns the client and the CONNACK.
+    pub async fn connected(
+        addr: SocketAddr,
+        version: ProtocolVersion,
+        client_id: &str,
+    ) -> (RawClient, ferrocore_mqtt::ConnAck) {
+        let mut client = RawClient::connect(addr).await;
+        match client.handshake(RawClient::connect_packet(version, client_id, 60)).await {
+            Packet::ConnAck(connack) if connack.code == ferrocore_mqtt::ReasonCode::Success => {
+                (client, connack)
+            }
+            other => panic!("CONNECT refused: {other:?}"),
+        }
+    }
+
+    /// A PUBLISH without properties, not retained, not a duplicate.
+    pub fn publish_packet(
+        topic: &str,
+        qos: ferrocore_mqtt::QoS,
+        packet_id: u16,
+        payload: impl Into<bytes::Bytes>,
+    ) -> Packet {
+        Packet::Publish(ferrocore_mqtt::Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: topic.to_owned(),
+            packet_id,
+            payload: payload.into(),
+            properties: ferrocore_mqtt::PublishProperties::default(),
+        })
+    }
+
+    /// A SUBSCRIBE without properties; each filter with default options but its QoS.
+    pub fn subscribe_packet(packet_id: u16, filters: &[(&str, ferrocore_mqtt::QoS)]) -> Packet {
+        Packet::Subscribe(ferrocore_mqtt::Subscribe {
+            packet_id,
+            filters: filters
+                .iter()
+                .map(|(filter, qos)| {
+                    let options =
+                        ferrocore_mqtt::SubscriptionOptions { qos: *qos, ..Default::default() };
+                    ((*filter).to_owned(), options)
+                })
+                .collect(),
+            properties: ferrocore_mqtt::SubscribeProperties::default(),
+        })
+    }
+}

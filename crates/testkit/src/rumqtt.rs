@@ -19,6 +19,16 @@ pub enum Seen<P> {
     Closed(String),
 }
 
+/// Aborts a task when dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 macro_rules! client {
     ($name:ident, $module:ident, $packet:ty, $publish:ty) => {
         /// A connected rumqttc client.
@@ -29,14 +39,17 @@ macro_rules! client {
             pub events: mpsc::UnboundedReceiver<Seen<$packet>>,
             /// The CONNACK.
             pub connack: $packet,
+            /// The event loop task; aborted on drop, which closes the socket at once
+            /// without DISCONNECT, as a lost connection does.
+            pub task: AbortOnDrop,
         }
 
         impl $name {
             /// Connects and waits for CONNACK; panics if the connection fails.
             pub async fn connect(options: $module::MqttOptions) -> $name {
-                let (client, mut events) = Self::start(options);
+                let (client, mut events, task) = Self::start(options);
                 match tokio::time::timeout(WAIT, events.recv()).await {
-                    Ok(Some(Seen::Packet(connack))) => $name { client, events, connack },
+                    Ok(Some(Seen::Packet(connack))) => $name { client, events, connack, task },
                     other => panic!("connect failed: {other:?}"),
                 }
             }
@@ -44,10 +57,10 @@ macro_rules! client {
             /// Starts a client without waiting: the first event is the CONNACK or the error.
             pub fn start(
                 options: $module::MqttOptions,
-            ) -> ($module::AsyncClient, mpsc::UnboundedReceiver<Seen<$packet>>) {
+            ) -> ($module::AsyncClient, mpsc::UnboundedReceiver<Seen<$packet>>, AbortOnDrop) {
                 let (client, mut eventloop) = $module::AsyncClient::new(options, 1000);
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     loop {
                         match eventloop.poll().await {
                             Ok($module::Event::Incoming(packet)) => {
@@ -63,7 +76,7 @@ macro_rules! client {
                         }
                     }
                 });
-                (client, rx)
+                (client, rx, AbortOnDrop(task))
             }
 
             /// The next incoming packet of any kind; panics on timeout.

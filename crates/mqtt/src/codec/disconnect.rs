@@ -27,7 +27,10 @@ pub(crate) fn decode(r: &mut Reader, version: ProtocolVersion) -> Result<Disconn
     Ok(disconnect)
 }
 
-/// Emits a DISCONNECT body in the shortest form that carries it.
+/// Emits a DISCONNECT body: empty for a normal disconnection without properties, otherwise
+/// the reason code and a property block, even an empty one. The specification lets the
+/// property length go when there are no properties, but widely used clients (rumqttc among
+/// them) fail to read a DISCONNECT of remaining length 1, so it is never sent.
 pub(crate) fn encode<O: Out>(d: &Disconnect, version: ProtocolVersion, o: &mut O) {
     if version == ProtocolVersion::V311 {
         return;
@@ -41,9 +44,7 @@ pub(crate) fn encode<O: Out>(d: &Disconnect, version: ProtocolVersion, o: &mut O
         return;
     }
     o.u8(d.reason.value());
-    if !no_properties {
-        properties::encode(p, o);
-    }
+    properties::encode(p, o);
 }
 
 #[cfg(test)]
@@ -64,7 +65,9 @@ mod tests {
         assert_eq!(decode_with(V5, &[0xE0, 1, 0]), Ok(normal.clone()));
         assert_eq!(decode_with(V5, &[0xE0, 2, 0, 0]), Ok(normal));
         let will = Packet::Disconnect(Disconnect::new(ReasonCode::DisconnectWithWill));
-        assert_codec(&will, V5, &[0xE0, 1, 0x04]);
+        // Always with a property length, which some clients require; the short form decodes.
+        assert_codec(&will, V5, &[0xE0, 2, 0x04, 0]);
+        assert_eq!(decode_with(V5, &[0xE0, 1, 0x04]), Ok(will.clone()));
         assert_eq!(encode_bytes(&will, V311), [0xE0, 0]);
         let with_expiry = Packet::Disconnect(Disconnect {
             reason: ReasonCode::Success,
