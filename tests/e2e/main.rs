@@ -5,7 +5,9 @@
 
 mod limits;
 mod malformed;
+mod mqtt5;
 mod pubsub;
 mod retained;
+mod services;
 mod sessions;
 mod will;

@@ -39,7 +39,7 @@ async fn a_new_retained_message_replaces_the_old_and_wildcards_see_it() {
     .await;
     let mut sub = server.v4("sub").await;
     sub.subscribe("r/+", QoS::AtMostOnce).await;
-    let mut got = vec![sub.publish().await, sub.publish().await];
+    let mut got = [sub.publish().await, sub.publish().await];
     got.sort_by(|a, b| a.topic.cmp(&b.topic));
     assert_eq!(&got[0].payload[..], b"2");
     assert_eq!(&got[1].payload[..], b"3");

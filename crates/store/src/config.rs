@@ -43,10 +43,7 @@ impl StoreConfig {
 
     /// A configuration for the database at `path`, with the other settings at their defaults.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        StoreConfig {
-            path: path.into(),
-            ..StoreConfig::default()
-        }
+        StoreConfig { path: path.into(), ..StoreConfig::default() }
     }
 }
 

@@ -59,9 +59,6 @@ impl From<rusqlite::Error> for StoreError {
 impl StoreError {
     /// An [`StoreError::Io`] about `path`.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StoreError::Io {
-            path: path.into(),
-            source: Arc::new(source),
-        }
+        StoreError::Io { path: path.into(), source: Arc::new(source) }
     }
 }

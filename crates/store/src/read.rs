@@ -36,12 +36,7 @@ pub(crate) fn load(conn: &mut Connection) -> Result<Snapshot, StoreError> {
             let state = Bytes::from(row.get::<_, Vec<u8>>(1)?);
             sessions.insert(
                 client_id.clone(),
-                SessionRow {
-                    client_id,
-                    state,
-                    subscriptions: Vec::new(),
-                    messages: Vec::new(),
-                },
+                SessionRow { client_id, state, subscriptions: Vec::new(), messages: Vec::new() },
             );
         }
     }
@@ -74,22 +69,16 @@ pub(crate) fn load(conn: &mut Connection) -> Result<Snapshot, StoreError> {
                 StoreError::Corrupt(format!("negative message seq {seq} for {client_id:?}"))
             })?;
             match sessions.get_mut(&client_id) {
-                Some(session) => session
-                    .messages
-                    .push((seq, Bytes::from(row.get::<_, Vec<u8>>(2)?))),
+                Some(session) => {
+                    session.messages.push((seq, Bytes::from(row.get::<_, Vec<u8>>(2)?)))
+                }
                 None => orphans += 1,
             }
         }
     }
     tx.finish()?;
     if orphans > 0 {
-        tracing::warn!(
-            orphans,
-            "store holds subscriptions or messages without a session; skipped"
-        );
+        tracing::warn!(orphans, "store holds subscriptions or messages without a session; skipped");
     }
-    Ok(Snapshot {
-        retained,
-        sessions: sessions.into_values().collect(),
-    })
+    Ok(Snapshot { retained, sessions: sessions.into_values().collect() })
 }

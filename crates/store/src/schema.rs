@@ -85,11 +85,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if found == supported {
         return Ok(());
     }
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
         tracing::info!(version = index + 1, "applying store migration");
         tx.execute_batch(sql)?;
     }

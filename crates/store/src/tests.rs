@@ -30,34 +30,19 @@ fn b(s: &str) -> Bytes {
 }
 
 fn put_retained(topic: &str, message: &str, at: i64) -> Op {
-    Op::PutRetained {
-        topic: topic.into(),
-        message: b(message),
-        updated_at_ms: at,
-    }
+    Op::PutRetained { topic: topic.into(), message: b(message), updated_at_ms: at }
 }
 
 fn put_session(client_id: &str, state: &str) -> Op {
-    Op::PutSession {
-        client_id: client_id.into(),
-        state: b(state),
-    }
+    Op::PutSession { client_id: client_id.into(), state: b(state) }
 }
 
 fn put_sub(client_id: &str, filter: &str, options: &str) -> Op {
-    Op::PutSubscription {
-        client_id: client_id.into(),
-        filter: filter.into(),
-        options: b(options),
-    }
+    Op::PutSubscription { client_id: client_id.into(), filter: filter.into(), options: b(options) }
 }
 
 fn put_msg(client_id: &str, seq: u64, message: &str) -> Op {
-    Op::PutMessage {
-        client_id: client_id.into(),
-        seq,
-        message: b(message),
-    }
+    Op::PutMessage { client_id: client_id.into(), seq, message: b(message) }
 }
 
 #[test]
@@ -75,13 +60,8 @@ fn open_creates_parent_directory_and_sets_schema_version() {
     let store = Store::open(config(&path)).unwrap();
     store.close().unwrap();
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(
-        schema::user_version(&conn).unwrap(),
-        schema::current_version()
-    );
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-        .unwrap();
+    assert_eq!(schema::user_version(&conn).unwrap(), schema::current_version());
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -128,36 +108,17 @@ fn every_op_kind_round_trips_through_reopen() {
             put_msg("c2", 7, "m7'"),
             // Deletes remove; deleting something absent is fine.
             Op::DeleteRetained { topic: "z".into() },
-            Op::DeleteRetained {
-                topic: "never".into(),
-            },
-            Op::DeleteSubscription {
-                client_id: "c1".into(),
-                filter: "gone".into(),
-            },
-            Op::DeleteMessage {
-                client_id: "c1".into(),
-                seq: 2,
-            },
-            Op::DeleteMessage {
-                client_id: "nobody".into(),
-                seq: 2,
-            },
+            Op::DeleteRetained { topic: "never".into() },
+            Op::DeleteSubscription { client_id: "c1".into(), filter: "gone".into() },
+            Op::DeleteMessage { client_id: "c1".into(), seq: 2 },
+            Op::DeleteMessage { client_id: "nobody".into(), seq: 2 },
         ])
         .unwrap();
 
     let expected = Snapshot {
         retained: vec![
-            RetainedRow {
-                topic: "a/b".into(),
-                message: b("r1'"),
-                updated_at_ms: 11,
-            },
-            RetainedRow {
-                topic: "a/c".into(),
-                message: b("r2"),
-                updated_at_ms: 20,
-            },
+            RetainedRow { topic: "a/b".into(), message: b("r1'"), updated_at_ms: 11 },
+            RetainedRow { topic: "a/c".into(), message: b("r2"), updated_at_ms: 20 },
         ],
         sessions: vec![
             SessionRow {
@@ -196,11 +157,7 @@ fn delete_session_cascades() {
             put_msg("c2", 1, "m"),
         ])
         .unwrap();
-    store
-        .write(vec![Op::DeleteSession {
-            client_id: "c1".into(),
-        }])
-        .unwrap();
+    store.write(vec![Op::DeleteSession { client_id: "c1".into() }]).unwrap();
     store.close().unwrap();
 
     let store = open(&dir);
@@ -213,11 +170,9 @@ fn delete_session_cascades() {
     let conn = Connection::open(dir.path().join("store.db")).unwrap();
     for table in ["subscriptions", "messages"] {
         let n: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM {table} WHERE client_id = 'c1'"),
-                [],
-                |row| row.get(0),
-            )
+            .query_row(&format!("SELECT count(*) FROM {table} WHERE client_id = 'c1'"), [], |row| {
+                row.get(0)
+            })
             .unwrap();
         assert_eq!(n, 0, "{table}");
     }
@@ -241,9 +196,7 @@ fn ops_apply_in_submission_order() {
         .flat_map(|i| {
             [
                 store.submit(vec![put_session("c", &format!("s{i}"))]),
-                store.submit(vec![Op::DeleteSession {
-                    client_id: "c".into(),
-                }]),
+                store.submit(vec![Op::DeleteSession { client_id: "c".into() }]),
             ]
         })
         .chain([store.submit(vec![put_session("d", "first")])])
@@ -265,9 +218,8 @@ fn commits_resolve_in_submission_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     for round in 0..5u64 {
-        let mut commits: Vec<_> = (0..200)
-            .map(|i| store.submit(vec![put_msg("c", round * 1000 + i, "m")]))
-            .collect();
+        let mut commits: Vec<_> =
+            (0..200).map(|i| store.submit(vec![put_msg("c", round * 1000 + i, "m")])).collect();
         // Once a commit has resolved, every commit submitted before it has resolved too.
         let last = commits.pop().unwrap();
         last.blocking_wait().unwrap();
@@ -331,11 +283,7 @@ fn concurrent_submitters_are_group_committed() {
 
     let store = open(&dir);
     let snapshot = store.load().unwrap();
-    assert_eq!(
-        snapshot.sessions.len(),
-        0,
-        "messages without sessions are skipped"
-    );
+    assert_eq!(snapshot.sessions.len(), 0, "messages without sessions are skipped");
     let conn = Connection::open(dir.path().join("store.db")).unwrap();
     for t in 0..THREADS {
         let (n, min, max): (i64, i64, i64) = conn
@@ -352,14 +300,9 @@ fn concurrent_submitters_are_group_committed() {
 #[test]
 fn max_batch_bounds_a_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        max_batch: 10,
-        ..config(&dir.path().join("store.db"))
-    })
-    .unwrap();
-    let commits: Vec<_> = (0..200)
-        .map(|i| store.submit(vec![put_msg("c", i, "m")]))
-        .collect();
+    let store =
+        Store::open(StoreConfig { max_batch: 10, ..config(&dir.path().join("store.db")) }).unwrap();
+    let commits: Vec<_> = (0..200).map(|i| store.submit(vec![put_msg("c", i, "m")])).collect();
     // One submission larger than the limit still commits whole.
     let big = store.submit((1000..1050).map(|i| put_msg("c", i, "m")).collect());
     for commit in commits {
@@ -380,18 +323,9 @@ fn invalid_submission_fails_alone() {
     let bad = store.submit(vec![put_session("b", "s"), put_msg("b", u64::MAX, "m")]);
     let after = store.submit(vec![put_session("c", "s")]);
     before.blocking_wait().unwrap();
-    assert!(matches!(
-        bad.blocking_wait(),
-        Err(StoreError::SeqOutOfRange(u64::MAX))
-    ));
+    assert!(matches!(bad.blocking_wait(), Err(StoreError::SeqOutOfRange(u64::MAX))));
     after.blocking_wait().unwrap();
-    let ids: Vec<_> = store
-        .load()
-        .unwrap()
-        .sessions
-        .into_iter()
-        .map(|s| s.client_id)
-        .collect();
+    let ids: Vec<_> = store.load().unwrap().sessions.into_iter().map(|s| s.client_id).collect();
     assert_eq!(ids, ["a", "c"]);
 }
 
@@ -403,12 +337,10 @@ fn failed_transaction_fails_its_batch_and_writer_continues() {
     store.write(vec![put_session("a", "s")]).unwrap();
     // Sabotage the schema from outside so the next transaction fails.
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("ALTER TABLE retained RENAME TO retained_hidden")
-        .unwrap();
+    conn.execute_batch("ALTER TABLE retained RENAME TO retained_hidden").unwrap();
     let failed = store.submit(vec![put_session("b", "s"), put_retained("t", "m", 1)]);
     assert!(matches!(failed.blocking_wait(), Err(StoreError::Sqlite(_))));
-    conn.execute_batch("ALTER TABLE retained_hidden RENAME TO retained")
-        .unwrap();
+    conn.execute_batch("ALTER TABLE retained_hidden RENAME TO retained").unwrap();
     drop(conn);
     // The failed batch was rolled back and the writer still works.
     store.write(vec![put_retained("t", "m", 1)]).unwrap();
@@ -445,9 +377,8 @@ fn data_survives_drop_without_close() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let clone = store.clone();
-    let resolved: Vec<_> = (0..50)
-        .map(|i| store.submit(vec![put_retained(&format!("t/{i}"), "m", i)]))
-        .collect();
+    let resolved: Vec<_> =
+        (0..50).map(|i| store.submit(vec![put_retained(&format!("t/{i}"), "m", i)])).collect();
     for commit in resolved {
         commit.blocking_wait().unwrap();
     }
@@ -469,10 +400,7 @@ fn commit_is_an_unpin_future() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let mut a = store.submit(vec![put_session("a", "s")]);
         let b = store.submit(vec![put_session("b", "s")]);
@@ -516,11 +444,7 @@ fn child_writer() {
             store.submit(vec![
                 // Upserted by the next op: the last write of a key wins.
                 put_msg("child", seq, ""),
-                Op::PutMessage {
-                    client_id: "child".into(),
-                    seq,
-                    message: child_message(seq),
-                },
+                Op::PutMessage { client_id: "child".into(), seq, message: child_message(seq) },
                 put_retained(&format!("t/{seq}"), "r", i64::try_from(seq).unwrap()),
             ]),
         ));
@@ -539,12 +463,7 @@ fn committed_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "tests::child_writer",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "tests::child_writer", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -566,10 +485,7 @@ fn committed_writes_survive_sigkill() {
     // SIGKILL, mid-write: no destructor, no checkpoint.
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(
-        !status.success(),
-        "the child must have been killed, got {status}"
-    );
+    assert!(!status.success(), "the child must have been killed, got {status}");
     let last = last_committed.expect("the child reported no commits");
     assert!(last >= 2000, "the child stopped early at {last}");
 
@@ -585,11 +501,7 @@ fn committed_writes_survive_sigkill() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert!(
-        rows.len() as u64 > last,
-        "{} rows, last committed {last}",
-        rows.len()
-    );
+    assert!(rows.len() as u64 > last, "{} rows, last committed {last}", rows.len());
     for (i, (seq, message)) in rows.iter().enumerate() {
         let seq = u64::try_from(*seq).unwrap();
         assert_eq!(seq, i as u64, "no gaps");

@@ -50,8 +50,7 @@ impl Writer {
         }
         tracing::debug!("store writer draining done, checkpointing");
         // TRUNCATE leaves an empty WAL file behind, so the next open replays nothing.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         tracing::debug!("store writer stopped");
         Ok(())
     }
@@ -74,11 +73,8 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: Vec<Entry>) {
         self.counters.record_submits(batch.len());
-        let ops: usize = batch
-            .iter()
-            .filter(|e| e.rejected.is_none())
-            .map(|e| e.request.ops.len())
-            .sum();
+        let ops: usize =
+            batch.iter().filter(|e| e.rejected.is_none()).map(|e| e.request.ops.len()).sum();
         let outcome = if ops == 0 {
             // Nothing to write (flush markers, rejected submissions): everything submitted
             // earlier has already been answered, so there is nothing to wait for.
@@ -89,12 +85,7 @@ impl Writer {
                 Ok(()) => {
                     let elapsed = started.elapsed();
                     self.counters.record_commit(ops, elapsed);
-                    tracing::trace!(
-                        ops,
-                        submits = batch.len(),
-                        ?elapsed,
-                        "store batch committed"
-                    );
+                    tracing::trace!(ops, submits = batch.len(), ?elapsed, "store batch committed");
                     Ok(())
                 }
                 Err(error) => {
@@ -153,11 +144,7 @@ fn apply_batch(conn: &mut Connection, batch: &[Entry]) -> Result<(), StoreError>
 
 fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
     match op {
-        Op::PutRetained {
-            topic,
-            message,
-            updated_at_ms,
-        } => {
+        Op::PutRetained { topic, message, updated_at_ms } => {
             tx.prepare_cached(
                 "INSERT INTO retained (topic, message, updated_at_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (topic) DO UPDATE
@@ -166,8 +153,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
             .execute(params![topic, &message[..], updated_at_ms])?;
         }
         Op::DeleteRetained { topic } => {
-            tx.prepare_cached("DELETE FROM retained WHERE topic = ?1")?
-                .execute(params![topic])?;
+            tx.prepare_cached("DELETE FROM retained WHERE topic = ?1")?.execute(params![topic])?;
         }
         Op::PutSession { client_id, state } => {
             tx.prepare_cached(
@@ -184,11 +170,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM sessions WHERE client_id = ?1")?
                 .execute(params![client_id])?;
         }
-        Op::PutSubscription {
-            client_id,
-            filter,
-            options,
-        } => {
+        Op::PutSubscription { client_id, filter, options } => {
             tx.prepare_cached(
                 "INSERT INTO subscriptions (client_id, filter, options) VALUES (?1, ?2, ?3)
                  ON CONFLICT (client_id, filter) DO UPDATE SET options = excluded.options",
@@ -199,11 +181,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2")?
                 .execute(params![client_id, filter])?;
         }
-        Op::PutMessage {
-            client_id,
-            seq,
-            message,
-        } => {
+        Op::PutMessage { client_id, seq, message } => {
             tx.prepare_cached(
                 "INSERT INTO messages (client_id, seq, message) VALUES (?1, ?2, ?3)
                  ON CONFLICT (client_id, seq) DO UPDATE SET message = excluded.message",
