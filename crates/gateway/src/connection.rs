@@ -5,16 +5,48 @@
 //! acknowledge stored data wait for their commit; everything behind them waits too, so the
 //! client sees acknowledgements in order.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use ferrocore_broker::{Broker, CloseReason, Connection, DelayedWill, Transmit, now_ms};
 use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion};
 use ferrocore_store::Commit;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::sync::CancellationToken;
+
+/// Size of the per-thread scratch buffer sockets are read into.
+const READ_SCRATCH: usize = 64 * 1024;
+
+thread_local! {
+    /// Reads land here first and are copied into the connection's buffer, so that an idle
+    /// connection holds no read buffer at all while it waits.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_SCRATCH]);
+}
+
+/// Reads what the socket has into `dst`, through the thread's scratch buffer.
+fn poll_read_into<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    dst: &mut BytesMut,
+) -> Poll<std::io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        match Pin::new(stream).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                dst.extend_from_slice(buf.filled());
+                Poll::Ready(Ok(buf.filled().len()))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+}
 
 /// Settings of connection tasks.
 #[derive(Debug, Clone, Copy)]
@@ -54,20 +86,37 @@ pub async fn serve_connection<S>(
         write_buf: BytesMut::new(),
         queue: VecDeque::new(),
     };
-    let connect_deadline = tokio::time::Instant::now() + settings.connect_timeout;
+    // One timer for the connection's life, moved only when the deadline changes: the
+    // CONNECT deadline first, then the keep-alive.
+    let mut deadline = tokio::time::Instant::now() + settings.connect_timeout;
+    let timer = tokio::time::sleep_until(deadline);
+    tokio::pin!(timer);
+    let mut link = None;
     let reason = loop {
         if let Err(reason) = driver.flush().await {
             break reason;
         }
-        let link = driver.connection.link();
-        let keep_alive = match driver.connection.poll_timeout() {
-            Some(deadline_ms) => {
-                tokio::time::Instant::now()
-                    + Duration::from_millis(deadline_ms.saturating_sub(now_ms()))
+        if link.is_none() {
+            link = driver.connection.link();
+        }
+        if driver.connection.protocol().is_some() {
+            let wanted = match driver.connection.poll_timeout() {
+                Some(deadline_ms) => {
+                    tokio::time::Instant::now()
+                        + Duration::from_millis(deadline_ms.saturating_sub(now_ms()))
+                }
+                None => tokio::time::Instant::now() + Duration::from_secs(86_400 * 365),
+            };
+            // The keep-alive deadline moves with every packet; the timer is re-armed only when
+            // it fired, must fire sooner, or lags by more than a tolerance, so busy connections
+            // do not churn the timer wheel. A timer that fires early is harmless: the
+            // connection checks the real deadline.
+            let lag = wanted.saturating_duration_since(deadline);
+            if timer.is_elapsed() || wanted < deadline || lag > Duration::from_millis(250) {
+                deadline = wanted;
+                timer.as_mut().reset(deadline);
             }
-            None if driver.connection.protocol().is_none() => connect_deadline,
-            None => tokio::time::Instant::now() + Duration::from_secs(86_400),
-        };
+        }
         let head_commit = matches!(driver.queue.front(), Some(Transmit::AfterCommit(..)));
         let waiting = driver.queue.len();
         let step = tokio::select! {
@@ -80,14 +129,16 @@ pub async fn serve_connection<S>(
                     Err(CloseReason::ServerError)
                 }
             },
-            read = driver.stream.read_buf(&mut driver.read_buf), if waiting < receive_maximum => {
+            read = poll_fn(|cx| poll_read_into(&mut driver.stream, cx, &mut driver.read_buf)),
+                if waiting < receive_maximum =>
+            {
                 match read {
                     Ok(0) | Err(_) => Err(CloseReason::ConnectionLost),
                     Ok(_) => driver.decode_all(),
                 }
             }
             () = wait_link(link.as_deref()) => driver.connection.handle_wakeup(now_ms()),
-            () = tokio::time::sleep_until(keep_alive) => {
+            () = &mut timer => {
                 if driver.connection.protocol().is_none() {
                     tracing::info!(?peer, "no CONNECT in time");
                     Err(CloseReason::ConnectionLost)
@@ -146,7 +197,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         loop {
             match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(packet)) => self.connection.handle_packet(packet, now)?,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    // Nothing left over: give the memory back while the connection idles.
+                    if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+                        self.read_buf = BytesMut::new();
+                    }
+                    return Ok(());
+                }
                 Err(error) => {
                     tracing::info!(%error, "malformed packet");
                     return Err(self.connection.handle_decode_error(error));
@@ -178,7 +235,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let result = self.stream.write_all(&self.write_buf).await;
         self.write_buf.clear();
         // Idle connections should not keep large buffers alive.
-        if self.write_buf.capacity() > 64 * 1024 {
+        if self.write_buf.capacity() > 16 * 1024 {
             self.write_buf = BytesMut::new();
         }
         result.map_err(|_| CloseReason::ConnectionLost)
