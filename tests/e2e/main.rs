@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod backpressure;
 mod limits;
 mod malformed;
 mod mqtt5;

@@ -63,6 +63,9 @@ pub struct Published {
     pub matched: usize,
     /// Resolves once every stored copy (retained, persistent sessions) is durable.
     pub commit: Option<Commit>,
+    /// A connected subscriber whose queue passed its high-water mark: the publisher should
+    /// stop reading until it drains (see [`SessionHandle::drained`]).
+    pub congested: Option<Arc<SessionHandle>>,
 }
 
 /// What was restored from the store at startup.
@@ -294,6 +297,7 @@ impl Broker {
             return; // taken over: the session belongs to another connection now
         }
         state.detach(now_ms);
+        session.wake_publishers();
         if state.is_persistent() {
             let op = self.session_op(session, &state);
             drop(state);
@@ -474,6 +478,7 @@ impl Broker {
         });
         targets.sort_unstable_by_key(|(id, _)| *id);
         let mut matched = 0;
+        let mut congested = None;
         let mut i = 0;
         while i < targets.len() {
             // Overlapping subscriptions of one session deliver once, at the highest QoS, with
@@ -498,12 +503,17 @@ impl Broker {
                 seq: None,
             };
             let session = &first.session;
-            if session.lock().enqueue(session.client_id(), delivery, &mut ops) {
+            let mut state = session.lock();
+            if state.enqueue(session.client_id(), delivery, &mut ops) {
                 matched += 1;
             }
+            if congested.is_none() && state.press() {
+                congested = Some(Arc::clone(session));
+            }
+            drop(state);
             i = j;
         }
-        Published { matched, commit: self.persist(ops) }
+        Published { matched, commit: self.persist(ops), congested }
     }
 
     /// Publishes a will held back by its delay, unless the session got a connection again.

@@ -68,8 +68,13 @@ pub struct BrokerConfig {
     /// bound for MQTT 5 ones (AWS default: 1 hour).
     pub session_expiry_interval: u32,
     /// Most messages queued for one session (offline or beyond the in-flight window); more
-    /// are dropped and counted.
+    /// are dropped and counted. Past a tenth of it, a connected subscriber holds its
+    /// publishers back (they stop reading) until it drains.
     pub max_queued_messages: usize,
+    /// Longest a publisher is held back by one congested subscriber, in milliseconds; a
+    /// subscriber that has not drained by then is treated as slow and holds nobody back
+    /// until it catches up (its queue limit applies instead).
+    pub publisher_wait_ms: u64,
     /// Whether `$` topics are publishable only where AWS allows it.
     pub enforce_reserved_topics: bool,
 }
@@ -103,6 +108,7 @@ impl BrokerConfig {
             topic_alias_maximum: 8,
             session_expiry_interval: 3600,
             max_queued_messages: 10_000,
+            publisher_wait_ms: 100,
             enforce_reserved_topics: true,
         };
         match profile {

@@ -53,6 +53,7 @@ pub struct DelayedWill {
 pub struct Connection {
     broker: Broker,
     active: Option<Active>,
+    congested: Option<Arc<SessionHandle>>,
     closed: bool,
     transmit: VecDeque<Transmit>,
     ops: Vec<Op>,
@@ -108,6 +109,7 @@ impl Connection {
         Connection {
             broker,
             active: None,
+            congested: None,
             closed: false,
             transmit: VecDeque::new(),
             ops: Vec::new(),
@@ -132,6 +134,18 @@ impl Connection {
     /// Whether [`Connection::close`] has run.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// A subscriber that a message from this client could not be queued for without passing
+    /// its high-water mark. The driver should stop reading from this client until
+    /// [`SessionHandle::drained`] resolves (or a timeout passes): back-pressure on publishers.
+    pub fn take_congestion(&mut self) -> Option<Arc<SessionHandle>> {
+        self.congested.take()
+    }
+
+    /// Whether a congested subscriber is waiting to be taken by the driver.
+    pub fn is_congested(&self) -> bool {
+        self.congested.is_some()
     }
 
     /// The next packet to write.
@@ -268,7 +282,11 @@ impl Connection {
             };
             self.transmit.push_back(Transmit::Packet(packet));
         }
+        let pressed = state.is_pressed();
         drop(state);
+        if pressed {
+            session.release_pressure();
+        }
         self.flush_ops();
         Ok(())
     }
@@ -577,6 +595,9 @@ impl Connection {
             expires_at_ms,
         };
         let published = self.broker.publish(message, now_ms);
+        if published.congested.is_some() {
+            self.congested = published.congested;
+        }
         match publish.qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {

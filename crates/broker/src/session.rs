@@ -90,11 +90,12 @@ pub struct SessionHandle {
     id: u64,
     client_id: Arc<str>,
     state: Mutex<SessionState>,
+    drained: Notify,
 }
 
 impl SessionHandle {
     pub(crate) fn new(id: u64, client_id: Arc<str>, state: SessionState) -> Arc<SessionHandle> {
-        Arc::new(SessionHandle { id, client_id, state: Mutex::new(state) })
+        Arc::new(SessionHandle { id, client_id, state: Mutex::new(state), drained: Notify::new() })
     }
 
     /// A process-unique identity of this session (a clean start makes a new one).
@@ -110,6 +111,37 @@ impl SessionHandle {
     /// Locks the state.
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, SessionState> {
         self.state.lock()
+    }
+
+    /// Waits until the session's queue has drained below its low-water mark, or it went
+    /// offline. Publishers wait here (bounded by a timeout of their own) instead of letting a
+    /// slow subscriber's queue grow: back-pressure instead of loss.
+    pub async fn drained(&self) {
+        let notified = self.drained.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a drain between the check and the wait is not lost.
+        notified.as_mut().enable();
+        if !self.lock().is_congested() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Wakes every publisher waiting on this session (it went offline: it will not drain).
+    pub(crate) fn wake_publishers(&self) {
+        self.drained.notify_waiters();
+    }
+
+    /// Called by the attached connection after it took deliveries from the queue: wakes
+    /// publishers waiting on this session once the queue is low again.
+    pub fn release_pressure(&self) {
+        let mut state = self.lock();
+        if state.is_pressed() && !state.is_congested() {
+            state.pressed = false;
+            state.slow = false;
+            drop(state);
+            self.drained.notify_waiters();
+        }
     }
 }
 
@@ -137,6 +169,8 @@ pub struct SessionState {
     next_seq: u64,
     max_queued: usize,
     dropped: u64,
+    pressed: bool,
+    slow: bool,
 }
 
 impl SessionState {
@@ -157,6 +191,8 @@ impl SessionState {
             next_seq: 1,
             max_queued,
             dropped: 0,
+            pressed: false,
+            slow: false,
         }
     }
 
@@ -178,6 +214,42 @@ impl SessionState {
     /// Deliveries sent and not yet acknowledged.
     pub fn inflight(&self) -> usize {
         self.inflight.len()
+    }
+
+    /// Whether a connected session's queue is above its high-water mark (a tenth of the
+    /// queue limit), or above the low-water mark (half that) while publishers already wait.
+    pub fn is_congested(&self) -> bool {
+        if !self.is_online() {
+            return false;
+        }
+        let high = (self.max_queued / 10).max(1);
+        let mark = if self.pressed { high / 2 } else { high };
+        self.queue.len() >= mark
+    }
+
+    /// Whether publishers are waiting for this session to drain, or it was found slow.
+    pub fn is_pressed(&self) -> bool {
+        self.pressed || self.slow
+    }
+
+    /// Marks the session as holding publishers back if it is congested; returns whether it
+    /// is. A session marked slow holds nobody back until it has drained.
+    pub fn press(&mut self) -> bool {
+        if self.slow {
+            return false;
+        }
+        let congested = self.is_congested();
+        self.pressed |= congested;
+        congested
+    }
+
+    /// Marks a session that did not drain while a publisher waited for it: publishers stop
+    /// waiting for it (its queue limit applies instead) until it catches up, so one stuck
+    /// subscriber cannot hold every publisher back.
+    pub fn mark_slow(&mut self) {
+        if self.is_congested() {
+            self.slow = true;
+        }
     }
 
     /// Deliveries dropped because the queue was full.
@@ -241,6 +313,8 @@ impl SessionState {
     /// Detaches the connection. QoS 0 deliveries still queued are dropped.
     pub fn detach(&mut self, now_ms: u64) {
         self.link = None;
+        self.pressed = false;
+        self.slow = false;
         self.disconnected_at_ms = Some(now_ms);
         self.queue.retain(|d| d.qos != QoS::AtMostOnce);
         self.resend.clear();

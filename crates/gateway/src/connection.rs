@@ -10,11 +10,14 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ferrocore_broker::{Broker, CloseReason, Connection, DelayedWill, Transmit, now_ms};
+use ferrocore_broker::{
+    Broker, CloseReason, Connection, DelayedWill, SessionHandle, Transmit, now_ms,
+};
 use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion};
 use ferrocore_store::Commit;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -78,6 +81,7 @@ pub async fn serve_connection<S>(
 {
     let max_packet = broker.config().max_packet_size();
     let receive_maximum = usize::from(broker.config().receive_maximum.max(1));
+    let publisher_wait = Duration::from_millis(broker.config().publisher_wait_ms);
     let mut driver = Driver {
         stream,
         decoder: Decoder::new(max_packet),
@@ -92,6 +96,7 @@ pub async fn serve_connection<S>(
     let timer = tokio::time::sleep_until(deadline);
     tokio::pin!(timer);
     let mut link = None;
+    let mut congested: Option<Arc<SessionHandle>> = None;
     let reason = loop {
         if let Err(reason) = driver.flush().await {
             break reason;
@@ -119,6 +124,10 @@ pub async fn serve_connection<S>(
         }
         let head_commit = matches!(driver.queue.front(), Some(Transmit::AfterCommit(..)));
         let waiting = driver.queue.len();
+        if congested.is_none() {
+            congested = driver.connection.take_congestion();
+        }
+        let reading = waiting < receive_maximum && congested.is_none();
         let step = tokio::select! {
             biased;
             () = shutdown.cancelled() => Err(CloseReason::ServerShutdown),
@@ -129,8 +138,13 @@ pub async fn serve_connection<S>(
                     Err(CloseReason::ServerError)
                 }
             },
+            () = wait_drained(congested.as_deref(), publisher_wait), if congested.is_some() => {
+                congested = None;
+                // Packets read before the pause are still buffered.
+                driver.decode_all()
+            }
             read = poll_fn(|cx| poll_read_into(&mut driver.stream, cx, &mut driver.read_buf)),
-                if waiting < receive_maximum =>
+                if reading =>
             {
                 match read {
                     Ok(0) | Err(_) => Err(CloseReason::ConnectionLost),
@@ -196,7 +210,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let now = now_ms();
         loop {
             match self.decoder.decode(&mut self.read_buf) {
-                Ok(Some(packet)) => self.connection.handle_packet(packet, now)?,
+                Ok(Some(packet)) => {
+                    self.connection.handle_packet(packet, now)?;
+                    // A congested subscriber pauses this client: the rest stays buffered.
+                    if self.connection.is_congested() {
+                        return Ok(());
+                    }
+                }
                 Ok(None) => {
                     // Nothing left over: give the memory back while the connection idles.
                     if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
@@ -262,6 +282,18 @@ async fn next_commit(queue: &mut VecDeque<Transmit>) -> Result<(), ferrocore_sto
 
 async fn wait(commit: &mut Commit) -> Result<(), ferrocore_store::StoreError> {
     commit.await
+}
+
+/// Waits for a congested subscriber to drain, for at most `limit`: a stuck subscriber slows
+/// its publishers down but never stops them for good (its queue limit then drops what does
+/// not fit).
+async fn wait_drained(session: Option<&SessionHandle>, limit: Duration) {
+    if let Some(session) = session
+        && tokio::time::timeout(limit, session.drained()).await.is_err()
+    {
+        tracing::debug!(client_id = %session.client_id(), "slow subscriber; publishers stop waiting");
+        session.lock().mark_slow();
+    }
 }
 
 async fn wait_link(link: Option<&ferrocore_broker::Link>) {
