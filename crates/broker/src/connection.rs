@@ -25,7 +25,7 @@ use ferrocore_store::{Commit, Op};
 use crate::broker::{Broker, ConnectRequest};
 use crate::close::CloseReason;
 use crate::limits::{check_topic, client_may_publish};
-use crate::message::Message;
+use crate::message::{Delivery, Message};
 use crate::session::{Link, Outgoing, SessionHandle, Subscription};
 
 /// A packet to write, possibly only after a store commit.
@@ -33,6 +33,17 @@ use crate::session::{Link, Outgoing, SessionHandle, Subscription};
 pub enum Transmit {
     /// Write now.
     Packet(Packet),
+    /// Write this delivery now (encoded from the message's shared template when possible).
+    Publish {
+        /// The delivery.
+        delivery: Delivery,
+        /// Its packet identifier (0 for QoS 0).
+        packet_id: u16,
+        /// DUP flag.
+        dup: bool,
+        /// When it was taken from the session, for the expiry interval left.
+        now_ms: u64,
+    },
     /// Write once the commit resolves (an acknowledgement of something stored).
     AfterCommit(Commit, Packet),
 }
@@ -253,6 +264,7 @@ impl Connection {
     /// window, and notices a close request (takeover, shutdown, operator).
     pub fn handle_wakeup(&mut self, now_ms: u64) -> Step {
         let Some(active) = self.active.as_ref() else { return Ok(()) };
+        active.link.clear_wake();
         if let Some(reason) = active.link.kicked() {
             return Err(reason);
         }
@@ -262,25 +274,26 @@ impl Connection {
         let max = active.client_max_packet;
         let mut state = session.lock();
         while let Some(out) = state.poll_outgoing(&client_id, now_ms, &mut self.ops) {
-            let packet = match out {
-                Outgoing::Publish(publish) => {
-                    let packet = Packet::Publish(publish);
+            let transmit = match out {
+                Outgoing::Publish { delivery, packet_id, dup } => {
                     // A packet larger than the client accepts is discarded as if delivered
                     // [MQTT-3.1.2-25].
-                    if ferrocore_mqtt::encoded_len(&packet, protocol).map_or(true, |n| n > max) {
-                        if let Packet::Publish(p) = &packet
-                            && p.qos != QoS::AtMostOnce
-                        {
-                            state.abandon(&client_id, p.packet_id, &mut self.ops);
+                    if max != usize::MAX
+                        && delivery.encoded_len(protocol, now_ms).map_or(true, |n| n > max)
+                    {
+                        if delivery.qos != QoS::AtMostOnce {
+                            state.abandon(&client_id, packet_id, &mut self.ops);
                         }
                         tracing::debug!(%client_id, "dropping a message larger than the client's maximum packet size");
                         continue;
                     }
-                    packet
+                    Transmit::Publish { delivery, packet_id, dup, now_ms }
                 }
-                Outgoing::PubRel(packet_id) => Packet::PubRel(PubAck::success(packet_id)),
+                Outgoing::PubRel(packet_id) => {
+                    Transmit::Packet(Packet::PubRel(PubAck::success(packet_id)))
+                }
             };
-            self.transmit.push_back(Transmit::Packet(packet));
+            self.transmit.push_back(transmit);
         }
         let pressed = state.is_pressed();
         drop(state);
@@ -593,6 +606,7 @@ impl Connection {
             properties,
             publisher: Some(client_id),
             expires_at_ms,
+            templates: Default::default(),
         };
         let published = self.broker.publish(message, now_ms);
         if published.congested.is_some() {

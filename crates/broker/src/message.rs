@@ -1,9 +1,12 @@
 //! A message as the broker routes it: published once, shared by every subscriber.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
-use ferrocore_mqtt::{Publish, PublishProperties, QoS, TopicName};
+use bytes::{Bytes, BytesMut};
+use ferrocore_mqtt::{
+    EncodeError, Packet, ProtocolVersion, Publish, PublishProperties, PublishTemplate, QoS,
+    TopicName,
+};
 
 /// An application message. Routed as `Arc<Message>`: the payload is never copied per
 /// subscriber.
@@ -24,6 +27,34 @@ pub struct Message {
     pub publisher: Option<Arc<str>>,
     /// When it expires, in milliseconds since the Unix epoch, from Message Expiry Interval.
     pub expires_at_ms: Option<u64>,
+    /// The message encoded once per protocol version and QoS class, filled on first use.
+    pub templates: Templates,
+}
+
+/// Encoded PUBLISH templates of one message: MQTT 3.1.1 and 5, without and with a packet
+/// identifier. Not part of the message's identity: clones start empty, and equality ignores
+/// them.
+#[derive(Default)]
+pub struct Templates([OnceLock<Option<PublishTemplate>>; 4]);
+
+impl Clone for Templates {
+    fn clone(&self) -> Templates {
+        Templates::default()
+    }
+}
+
+impl PartialEq for Templates {
+    fn eq(&self, _: &Templates) -> bool {
+        true
+    }
+}
+
+impl Eq for Templates {}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
 }
 
 impl Message {
@@ -37,6 +68,7 @@ impl Message {
             properties: PublishProperties::default(),
             publisher: None,
             expires_at_ms: None,
+            templates: Templates::default(),
         }
     }
 
@@ -68,6 +100,62 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The shared template for this delivery's version and QoS class, if the delivery can use
+    /// one: MQTT 3.1.1 always (it carries no properties), MQTT 5 when no per-delivery property
+    /// (subscription identifiers, a message expiry counting down) differs from the message's.
+    fn template(&self, version: ProtocolVersion) -> Option<&PublishTemplate> {
+        let message = &self.message;
+        let v5 = version == ProtocolVersion::V5;
+        if v5 && (!self.subscription_ids.is_empty() || message.expires_at_ms.is_some()) {
+            return None;
+        }
+        let acked = self.qos != QoS::AtMostOnce;
+        let slot = usize::from(v5) * 2 + usize::from(acked);
+        message.templates.0[slot]
+            .get_or_init(|| {
+                let placeholder = Publish {
+                    dup: false,
+                    qos: if acked { QoS::AtLeastOnce } else { QoS::AtMostOnce },
+                    retain: false,
+                    topic: message.topic.as_str().to_owned(),
+                    packet_id: 1,
+                    payload: message.payload.clone(),
+                    properties: message.properties.clone(),
+                };
+                PublishTemplate::new(&placeholder, version).ok()
+            })
+            .as_ref()
+    }
+
+    /// Appends this delivery's PUBLISH for `version`, from the message's shared template when
+    /// it can.
+    pub fn encode(
+        &self,
+        packet_id: u16,
+        dup: bool,
+        version: ProtocolVersion,
+        now_ms: u64,
+        out: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        if let Some(template) = self.template(version)
+            && template.write(self.qos, dup, self.retain, packet_id, out)
+        {
+            return Ok(());
+        }
+        ferrocore_mqtt::encode_publish(&self.to_publish(packet_id, dup, now_ms), version, out)
+    }
+
+    /// The size of this delivery's PUBLISH for `version`.
+    pub fn encoded_len(&self, version: ProtocolVersion, now_ms: u64) -> Result<usize, EncodeError> {
+        match self.template(version) {
+            Some(template) => Ok(template.len()),
+            None => ferrocore_mqtt::encoded_len(
+                &Packet::Publish(self.to_publish(1, false, now_ms)),
+                version,
+            ),
+        }
+    }
+
     /// The PUBLISH packet for this delivery, with `packet_id` (0 for QoS 0) and DUP.
     pub fn to_publish(&self, packet_id: u16, dup: bool, now_ms: u64) -> Publish {
         let message = &self.message;

@@ -103,6 +103,7 @@ pub fn decode_delivery(seq: u64, mut blob: Bytes) -> Result<Delivery, CorruptBlo
         properties: publish.properties,
         publisher: (!publisher.is_empty()).then(|| Arc::from(publisher)),
         expires_at_ms: (expires_at != 0).then_some(expires_at),
+        templates: Default::default(),
     };
     Ok(Delivery { message: Arc::new(message), qos, retain, subscription_ids, seq: Some(seq) })
 }

@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferrocore_mqtt::{ProtocolVersion, Publish, QoS, SubscriptionOptions};
+use ferrocore_mqtt::{ProtocolVersion, QoS, SubscriptionOptions};
 use ferrocore_store::Op;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -33,6 +34,9 @@ pub struct Subscription {
 pub struct Link {
     notify: Notify,
     kick: Mutex<Option<CloseReason>>,
+    /// Set by the first wake since the connection last looked: later wakes skip the
+    /// notification (one per batch, not one per message).
+    pending: AtomicBool,
 }
 
 impl Link {
@@ -43,7 +47,14 @@ impl Link {
 
     /// Wakes the connection task: deliveries are waiting.
     pub fn wake(&self) {
-        self.notify.notify_one();
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Called by the connection before it takes deliveries: the next wake notifies again.
+    pub fn clear_wake(&self) {
+        self.pending.store(false, Ordering::Release);
     }
 
     /// Asks the connection to close for `reason`. The first request wins.
@@ -73,13 +84,17 @@ pub enum InflightPhase {
 }
 
 /// What a session sends next.
-// Returned by value once per packet and consumed at once: boxing the PUBLISH would cost an
-// allocation per delivery to save stack space nobody holds on to.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    /// A PUBLISH.
-    Publish(Publish),
+    /// A PUBLISH of this delivery.
+    Publish {
+        /// The delivery (shares the message).
+        delivery: Delivery,
+        /// Its packet identifier (0 for QoS 0).
+        packet_id: u16,
+        /// Whether it is sent again.
+        dup: bool,
+    },
     /// A PUBREL for a QoS 2 delivery being resumed.
     PubRel(u16),
 }
@@ -331,7 +346,11 @@ impl SessionState {
         while let Some(packet_id) = self.resend.pop_front() {
             match self.inflight.get(&packet_id) {
                 Some((delivery, InflightPhase::AwaitingAck)) => {
-                    return Some(Outgoing::Publish(delivery.to_publish(packet_id, true, now_ms)));
+                    return Some(Outgoing::Publish {
+                        delivery: delivery.clone(),
+                        packet_id,
+                        dup: true,
+                    });
                 }
                 Some((_, InflightPhase::AwaitingComp)) => return Some(Outgoing::PubRel(packet_id)),
                 None => {}
@@ -347,16 +366,15 @@ impl SessionState {
             }
             if front.qos == QoS::AtMostOnce {
                 let delivery = self.queue.pop_front()?;
-                return Some(Outgoing::Publish(delivery.to_publish(0, false, now_ms)));
+                return Some(Outgoing::Publish { delivery, packet_id: 0, dup: false });
             }
             if self.inflight.len() >= usize::from(self.max_inflight) {
                 return None;
             }
             let packet_id = self.allocate_packet_id()?;
             let delivery = self.queue.pop_front()?;
-            let publish = delivery.to_publish(packet_id, false, now_ms);
-            self.inflight.insert(packet_id, (delivery, InflightPhase::AwaitingAck));
-            return Some(Outgoing::Publish(publish));
+            self.inflight.insert(packet_id, (delivery.clone(), InflightPhase::AwaitingAck));
+            return Some(Outgoing::Publish { delivery, packet_id, dup: false });
         }
     }
 
@@ -469,10 +487,14 @@ mod tests {
         let first = s.poll_outgoing("c", 0, &mut ops).unwrap();
         let second = s.poll_outgoing("c", 0, &mut ops).unwrap();
         assert!(s.poll_outgoing("c", 0, &mut ops).is_none(), "window of 2 is full");
-        let (Outgoing::Publish(p1), Outgoing::Publish(p2)) = (first, second) else { panic!() };
-        assert_ne!(p1.packet_id, p2.packet_id);
-        assert!(s.handle_puback("c", p1.packet_id, &mut ops));
-        assert!(!s.handle_puback("c", p1.packet_id, &mut ops), "second ack matches nothing");
+        let (Outgoing::Publish { packet_id: p1, .. }, Outgoing::Publish { packet_id: p2, .. }) =
+            (first, second)
+        else {
+            panic!()
+        };
+        assert_ne!(p1, p2);
+        assert!(s.handle_puback("c", p1, &mut ops));
+        assert!(!s.handle_puback("c", p1, &mut ops), "second ack matches nothing");
         assert!(s.poll_outgoing("c", 0, &mut ops).is_some());
     }
 
@@ -482,17 +504,26 @@ mod tests {
         let mut ops = Vec::new();
         s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops);
         s.enqueue("c", delivery(QoS::ExactlyOnce), &mut ops);
-        let Some(Outgoing::Publish(p1)) = s.poll_outgoing("c", 0, &mut ops) else { panic!() };
-        let Some(Outgoing::Publish(p2)) = s.poll_outgoing("c", 0, &mut ops) else { panic!() };
-        assert!(s.handle_pubrec(p2.packet_id));
+        let Some(Outgoing::Publish { packet_id: p1, .. }) = s.poll_outgoing("c", 0, &mut ops)
+        else {
+            panic!()
+        };
+        let Some(Outgoing::Publish { packet_id: p2, .. }) = s.poll_outgoing("c", 0, &mut ops)
+        else {
+            panic!()
+        };
+        assert!(s.handle_pubrec(p2));
         s.detach(5);
         s.resume(Link::new(), 10);
-        let Some(Outgoing::Publish(again)) = s.poll_outgoing("c", 0, &mut ops) else { panic!() };
-        assert!(again.dup);
-        assert_eq!(again.packet_id, p1.packet_id);
-        assert_eq!(s.poll_outgoing("c", 0, &mut ops), Some(Outgoing::PubRel(p2.packet_id)));
+        let Some(Outgoing::Publish { packet_id, dup, .. }) = s.poll_outgoing("c", 0, &mut ops)
+        else {
+            panic!()
+        };
+        assert!(dup);
+        assert_eq!(packet_id, p1);
+        assert_eq!(s.poll_outgoing("c", 0, &mut ops), Some(Outgoing::PubRel(p2)));
         ops.clear();
-        assert!(s.handle_pubcomp("c", p2.packet_id, &mut ops));
+        assert!(s.handle_pubcomp("c", p2, &mut ops));
         assert!(matches!(&ops[..], [Op::DeleteMessage { seq: 2, .. }]));
     }
 

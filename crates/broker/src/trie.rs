@@ -142,8 +142,7 @@ impl<K: PartialEq, V> SubscriptionTree<K, V> {
     /// matches, only one member is visited, chosen round-robin.
     pub fn for_each_match(&self, topic: &str, mut visit: impl FnMut(&K, &V)) {
         let system = topic.starts_with('$');
-        let levels: Vec<&str> = topic.split('/').collect();
-        match_node(&self.root, &levels, true, system, &mut visit);
+        match_node(&self.root, Some(topic), true, system, &mut visit);
     }
 }
 
@@ -221,9 +220,11 @@ fn visit_shared<K, V>(groups: &[SharedGroup<K, V>], visit: &mut impl FnMut(&K, &
     }
 }
 
+/// Visits the subscriptions under `node` matching `rest`, the levels of the topic not yet
+/// walked (`None` once every level is consumed). Walks the topic in place, allocating nothing.
 fn match_node<K, V>(
     node: &Node<K, V>,
-    levels: &[&str],
+    rest: Option<&str>,
     first: bool,
     system: bool,
     visit: &mut impl FnMut(&K, &V),
@@ -237,21 +238,22 @@ fn match_node<K, V>(
         }
         visit_shared(&node.shared_hash, visit);
     }
-    match levels {
-        [] => {
-            for (k, v) in &node.exact {
-                visit(k, v);
-            }
-            visit_shared(&node.shared, visit);
+    let Some(rest) = rest else {
+        for (k, v) in &node.exact {
+            visit(k, v);
         }
-        [level, rest @ ..] => {
-            if let Some(child) = node.children.get(*level) {
-                match_node(child, rest, false, system, visit);
-            }
-            if wildcards && let Some(plus) = node.plus.as_deref() {
-                match_node(plus, rest, false, system, visit);
-            }
-        }
+        visit_shared(&node.shared, visit);
+        return;
+    };
+    let (level, next) = match rest.split_once('/') {
+        Some((level, next)) => (level, Some(next)),
+        None => (rest, None),
+    };
+    if let Some(child) = node.children.get(level) {
+        match_node(child, next, false, system, visit);
+    }
+    if wildcards && let Some(plus) = node.plus.as_deref() {
+        match_node(plus, next, false, system, visit);
     }
 }
 

@@ -18,7 +18,7 @@ use bytes::BytesMut;
 use ferrocore_broker::{
     Broker, CloseReason, Connection, DelayedWill, SessionHandle, Transmit, now_ms,
 };
-use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion};
+use ferrocore_mqtt::{Decoder, ProtocolVersion};
 use ferrocore_store::Commit;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::sync::CancellationToken;
@@ -168,17 +168,11 @@ pub async fn serve_connection<S>(
     let delayed = driver.connection.close(reason, now_ms());
     driver.collect();
     // Packets waiting for a commit are dropped: the client will send those PUBLISHes again.
-    let ready: Vec<Packet> = driver
-        .queue
-        .drain(..)
-        .filter_map(|t| match t {
-            Transmit::Packet(p) => Some(p),
-            Transmit::AfterCommit(..) => None,
-        })
-        .collect();
     let version = driver.connection_version();
-    for packet in ready {
-        encode_into(&packet, version, &mut driver.write_buf);
+    for transmit in std::mem::take(&mut driver.queue) {
+        if !matches!(transmit, Transmit::AfterCommit(..)) {
+            encode_into(&transmit, version, &mut driver.write_buf);
+        }
     }
     if !driver.write_buf.is_empty() {
         let write = driver.stream.write_all(&driver.write_buf);
@@ -244,9 +238,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     async fn flush(&mut self) -> Result<(), CloseReason> {
         self.collect();
         let version = self.connection_version();
-        while let Some(Transmit::Packet(_)) = self.queue.front() {
-            if let Some(Transmit::Packet(packet)) = self.queue.pop_front() {
-                encode_into(&packet, version, &mut self.write_buf);
+        while self.queue.front().is_some_and(|t| !matches!(t, Transmit::AfterCommit(..))) {
+            if let Some(transmit) = self.queue.pop_front() {
+                encode_into(&transmit, version, &mut self.write_buf);
             }
         }
         if self.write_buf.is_empty() {
@@ -262,9 +256,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 }
 
-fn encode_into(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) {
-    if let Err(error) = ferrocore_mqtt::encode(packet, version, out) {
-        tracing::warn!(%error, packet = packet.name(), "could not encode a packet; skipped");
+fn encode_into(transmit: &Transmit, version: ProtocolVersion, out: &mut BytesMut) {
+    let (result, name) = match transmit {
+        Transmit::Packet(packet) | Transmit::AfterCommit(_, packet) => {
+            (ferrocore_mqtt::encode(packet, version, out), packet.name())
+        }
+        Transmit::Publish { delivery, packet_id, dup, now_ms } => {
+            (delivery.encode(*packet_id, *dup, version, *now_ms, out), "PUBLISH")
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, packet = name, "could not encode a packet; skipped");
     }
 }
 

@@ -23,7 +23,7 @@ pub mod properties;
 pub mod reason;
 pub mod topic;
 
-pub use codec::{Decoder, encode, encoded_len};
+pub use codec::{Decoder, PublishTemplate, encode, encode_publish, encoded_len};
 pub use error::{DecodeError, EncodeError};
 pub use packet::*;
 pub use properties::*;

@@ -113,19 +113,17 @@ pub(crate) fn remaining_length(buf: &[u8]) -> Result<Option<(usize, usize)>, Dec
     Err(DecodeError::MalformedRemainingLength)
 }
 
-/// The first byte of the fixed header for `packet`.
+/// The first byte of a PUBLISH with these flags.
+pub(crate) fn publish_first_byte(qos: QoS, dup: bool, retain: bool) -> u8 {
+    PUBLISH << 4 | u8::from(dup) << 3 | (qos as u8) << 1 | u8::from(retain)
+}
+
+/// The first byte of `packet`: its type and flags.
 pub(crate) fn first_byte(packet: &Packet) -> u8 {
     let (packet_type, flags) = match packet {
         Packet::Connect(_) => (CONNECT, 0),
         Packet::ConnAck(_) => (CONNACK, 0),
-        Packet::Publish(p) => {
-            let qos = match p.qos {
-                QoS::AtMostOnce => 0,
-                QoS::AtLeastOnce => 1,
-                QoS::ExactlyOnce => 2,
-            };
-            (PUBLISH, u8::from(p.dup) << 3 | qos << 1 | u8::from(p.retain))
-        }
+        Packet::Publish(p) => return publish_first_byte(p.qos, p.dup, p.retain),
         Packet::PubAck(_) => (PUBACK, 0),
         Packet::PubRec(_) => (PUBREC, 0),
         Packet::PubRel(_) => (PUBREL, 0b0010),

@@ -14,6 +14,7 @@ mod properties;
 mod publish;
 mod reader;
 mod subscribe;
+mod template;
 mod unsubscribe;
 mod writer;
 
@@ -23,12 +24,13 @@ mod testutil;
 use bytes::BytesMut;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{Packet, ProtocolVersion};
+use crate::packet::{Packet, ProtocolVersion, Publish};
 use header::{
     AUTH, CONNACK, CONNECT, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC,
     PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE,
 };
 use reader::Reader;
+pub use template::PublishTemplate;
 use writer::{Counter, Out, var_len};
 
 /// Largest remaining length the four-byte variable integer can express.
@@ -151,6 +153,23 @@ pub fn encode(
     out.u8(header::first_byte(packet));
     out.var(remaining);
     encode_body(packet, version, out);
+    Ok(())
+}
+
+/// Appends the encoding of one PUBLISH, as [`encode`] does for `Packet::Publish`, without
+/// needing the packet enum around it.
+pub fn encode_publish(
+    publish: &Publish,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let mut counter = Counter::default();
+    publish::encode(publish, version, &mut counter);
+    let remaining = counter.finish()?;
+    out.reserve(1 + var_len(remaining) + remaining);
+    out.u8(header::publish_first_byte(publish.qos, publish.dup, publish.retain));
+    out.var(remaining);
+    publish::encode(publish, version, out);
     Ok(())
 }
 
