@@ -43,6 +43,29 @@ pub enum Durability {
     Normal,
 }
 
+/// An access key given by the environment (`FERROCORE_ROOT_ACCESS_KEY_ID` and
+/// `FERROCORE_ROOT_SECRET_ACCESS_KEY`): the admin key, instead of a generated one. `Debug`
+/// hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootKey {
+    /// The access key id.
+    pub id: String,
+    /// The secret access key.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootKey").field("id", &self.id).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// The default region, in every ARN and in the SigV4 credential scope.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The default account id, in every ARN: twelve zeros, which no real AWS account has, so an
+/// ARN from Ferrocore is never mistaken for one of AWS.
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -50,6 +73,16 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The plain MQTT listener for local development, if any.
     pub mqtt_addr: Option<SocketAddr>,
+    /// The plain HTTP listener of the AWS API (control plane), if any.
+    pub api_addr: Option<SocketAddr>,
+    /// The region: in ARNs, and the one SigV4 credential scopes must name.
+    pub region: String,
+    /// The 12-digit account id in ARNs.
+    pub account_id: String,
+    /// The host name DescribeEndpoint returns, where devices and clients reach this server.
+    pub hostname: String,
+    /// The admin access key from the environment, if given.
+    pub root_key: Option<RootKey>,
     /// Which behaviour the broker imitates.
     pub profile: Profile,
     /// Log filter (tracing's `EnvFilter` syntax), unless `RUST_LOG` is set.
@@ -68,6 +101,10 @@ pub struct Config {
 struct FileConfig {
     data_dir: Option<PathBuf>,
     mqtt_addr: Option<String>,
+    api_addr: Option<String>,
+    region: Option<String>,
+    account_id: Option<String>,
+    hostname: Option<String>,
     profile: Option<Profile>,
     log: Option<String>,
     durability: Option<Durability>,
@@ -83,6 +120,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--mqtt-addr` (`off` disables the listener).
     pub mqtt_addr: Option<String>,
+    /// `--api-addr` (`off` disables the listener).
+    pub api_addr: Option<String>,
     /// `--profile`.
     pub profile: Option<Profile>,
     /// `--log`.
@@ -132,6 +171,55 @@ impl Config {
             Some(s) if s == "off" => None,
             Some(s) => Some(s.parse().map_err(|e| invalid("mqtt_addr", format!("{s:?}: {e}")))?),
         };
+        let api_addr = match flags
+            .api_addr
+            .clone()
+            .or_else(|| env.get("FERROCORE_API_ADDR").cloned())
+            .or(file_config.api_addr)
+        {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9080))),
+            Some(s) if s == "off" => None,
+            Some(s) => Some(s.parse().map_err(|e| invalid("api_addr", format!("{s:?}: {e}")))?),
+        };
+        let region = env
+            .get("FERROCORE_REGION")
+            .cloned()
+            .or(file_config.region)
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        let region_ok = !region.is_empty()
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(invalid(
+                "region",
+                format!("{region:?} is not a region name like us-east-1"),
+            ));
+        }
+        let account_id = env
+            .get("FERROCORE_ACCOUNT_ID")
+            .cloned()
+            .or(file_config.account_id)
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("account_id", format!("{account_id:?} is not 12 digits")));
+        }
+        let hostname = env
+            .get("FERROCORE_HOSTNAME")
+            .cloned()
+            .or(file_config.hostname)
+            .unwrap_or_else(|| "localhost".to_owned());
+        let root_key = match (
+            env.get("FERROCORE_ROOT_ACCESS_KEY_ID"),
+            env.get("FERROCORE_ROOT_SECRET_ACCESS_KEY"),
+        ) {
+            (Some(id), Some(secret)) => Some(RootKey { id: id.clone(), secret: secret.clone() }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "FERROCORE_ROOT_ACCESS_KEY_ID",
+                    "set both FERROCORE_ROOT_ACCESS_KEY_ID and FERROCORE_ROOT_SECRET_ACCESS_KEY, or neither".into(),
+                ));
+            }
+        };
         let log = flags
             .log
             .clone()
@@ -166,7 +254,20 @@ impl Config {
         let broker: BrokerConfig = broker_table
             .try_into()
             .map_err(|e: toml::de::Error| invalid("[broker]", e.to_string()))?;
-        Ok(Config { data_dir, mqtt_addr, profile, log, durability, session_sweep_interval, broker })
+        Ok(Config {
+            data_dir,
+            mqtt_addr,
+            api_addr,
+            region,
+            account_id,
+            hostname,
+            root_key,
+            profile,
+            log,
+            durability,
+            session_sweep_interval,
+            broker,
+        })
     }
 
     fn parse_file(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
@@ -242,13 +343,46 @@ mod tests {
         let flags = Overrides {
             data_dir: Some("/from/flag".into()),
             mqtt_addr: Some("off".into()),
+            api_addr: Some("off".into()),
             profile: Some(Profile::Aws),
             log: None,
         };
         let from_flags = Config::load(Some(&path), &e, &flags).unwrap();
         assert_eq!(from_flags.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(from_flags.mqtt_addr, None);
+        assert_eq!(from_flags.api_addr, None);
         assert_eq!(from_flags.broker.max_publishes_per_second, 100, "aws profile from the flag");
+    }
+
+    #[test]
+    fn control_plane_settings() {
+        let config = Config::load(None, &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(config.api_addr, Some("127.0.0.1:9080".parse().unwrap()));
+        assert_eq!(
+            (config.region.as_str(), config.account_id.as_str()),
+            ("us-east-1", "000000000000")
+        );
+        assert_eq!(config.root_key, None);
+        let e = env(&[
+            ("FERROCORE_API_ADDR", "127.0.0.1:9999"),
+            ("FERROCORE_REGION", "eu-west-1"),
+            ("FERROCORE_ACCOUNT_ID", "123456789012"),
+            ("FERROCORE_ROOT_ACCESS_KEY_ID", "AKIAROOTROOTROOTROOT"),
+            ("FERROCORE_ROOT_SECRET_ACCESS_KEY", "root-secret"),
+        ]);
+        let config = Config::load(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(config.api_addr, Some("127.0.0.1:9999".parse().unwrap()));
+        assert_eq!(config.region, "eu-west-1");
+        assert_eq!(config.account_id, "123456789012");
+        let root = config.root_key.unwrap();
+        assert_eq!(root.id, "AKIAROOTROOTROOTROOT");
+        assert!(!format!("{root:?}").contains("root-secret"));
+
+        let half = env(&[("FERROCORE_ROOT_ACCESS_KEY_ID", "AKIAROOTROOTROOTROOT")]);
+        assert!(Config::load(None, &half, &Overrides::default()).is_err());
+        for bad in [("FERROCORE_ACCOUNT_ID", "12345"), ("FERROCORE_REGION", "Not A Region")] {
+            assert!(Config::load(None, &env(&[bad]), &Overrides::default()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

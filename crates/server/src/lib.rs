@@ -2,19 +2,25 @@
 //! stops it gracefully ([`Server`]). The `ferrocore` binary is a thin CLI over this crate, and
 //! tests start the same [`Server`] in-process.
 //!
-//! It must not hold protocol logic: it only opens the store, restores the broker, binds the
-//! listeners and runs the periodic chores.
+//! It must not hold protocol logic: it only opens the store, restores the broker, makes sure an
+//! admin access key exists ([`admin_key`]), binds the listeners (MQTT, the AWS API) and runs the
+//! periodic chores.
 
+pub mod admin_key;
 pub mod config;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ferrocore_api::{ApiState, Endpoints};
+use ferrocore_auth::sigv4::Rules;
+use ferrocore_auth::{AccessKey, KeyStore, Verifier};
 use ferrocore_broker::{Broker, CloseReason, now_ms};
 use ferrocore_gateway::{CancellationToken, ConnectionSettings, Listeners, TaskTracker};
+use ferrocore_registry::{Arns, Registry};
 use ferrocore_store::{Store, StoreConfig};
 
-pub use config::{Config, ConfigError, Durability, Overrides};
+pub use config::{Config, ConfigError, Durability, Overrides, RootKey};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +36,9 @@ pub enum StartError {
     /// The store could not be opened or read.
     #[error("cannot open the store: {0}")]
     Store(#[from] ferrocore_store::StoreError),
+    /// The admin access key could not be read, created or saved.
+    #[error("admin access key: {0}")]
+    AdminKey(#[from] admin_key::AdminKeyError),
     /// A listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -48,6 +57,9 @@ pub struct Server {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     mqtt_addr: Option<SocketAddr>,
+    api_addr: Option<SocketAddr>,
+    registry: Registry,
+    created_admin_key: Option<AccessKey>,
 }
 
 impl Server {
@@ -91,8 +103,62 @@ impl Server {
             mqtt_addr = listener.local_addr().ok();
             tokio::spawn(ferrocore_gateway::serve_tcp(listener, listeners.clone()));
         }
+        let keys = KeyStore::new(store.clone());
+        let created_admin_key = admin_key::ensure(&keys, &config).await?;
+        let registry = Registry::new(
+            store.clone(),
+            Arns { region: config.region.clone(), account: config.account_id.clone() },
+        );
+        let mut api_addr = None;
+        if let Some(addr) = config.api_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            api_addr = listener.local_addr().ok();
+            tracing::info!(addr = ?api_addr, "AWS API listening (plain HTTP)");
+            let verifier = Verifier::new(keys, Rules::new(config.region.clone(), &["iot"]));
+            let state = ApiState::new(registry.clone(), verifier, Endpoints::all(&config.hostname));
+            let stop = shutdown.clone();
+            tracker.spawn(async move {
+                if let Err(error) =
+                    ferrocore_api::serve(listener, state, stop.cancelled_owned()).await
+                {
+                    tracing::error!(%error, "the AWS API listener failed");
+                }
+            });
+        }
         spawn_session_sweeper(broker.clone(), shutdown.clone(), config.session_sweep_interval);
-        Ok(Server { broker, store, shutdown, tracker, mqtt_addr })
+        Ok(Server {
+            broker,
+            store,
+            shutdown,
+            tracker,
+            mqtt_addr,
+            api_addr,
+            registry,
+            created_admin_key,
+        })
+    }
+
+    /// The bound address of the AWS API listener.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api_addr
+    }
+
+    /// The store, for in-process services and tests.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The registry, for in-process services and tests.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The admin access key this start created (first start without a root key), to be shown
+    /// to the operator once.
+    pub fn created_admin_key(&self) -> Option<&AccessKey> {
+        self.created_admin_key.as_ref()
     }
 
     /// The bound address of the plain MQTT listener.

@@ -1,6 +1,8 @@
-//! The `ferrocore` command: `ferrocore serve` runs the server.
+//! The `ferrocore` command: `ferrocore serve` runs the server; `ferrocore keys` manages the
+//! access keys of the AWS API.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -20,6 +22,34 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Create, list and revoke the access keys of the AWS API.
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct KeysArgs {
+    /// The data directory [env: FERROCORE_DATA_DIR] (default ./ferrocore-data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Create a key and print its id and secret (shown only this once).
+    Create {
+        /// A key for the data planes only: refused by the control plane (`iot`).
+        #[arg(long)]
+        data_plane: bool,
+    },
+    /// List the keys (never their secrets).
+    List,
+    /// Revoke a key: requests signed with it are refused from now on.
+    Revoke {
+        /// The access key id.
+        id: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +63,9 @@ struct ServeArgs {
     /// The plain MQTT listener, or `off` [env: FERROCORE_MQTT_ADDR] (default 127.0.0.1:1883).
     #[arg(long)]
     mqtt_addr: Option<String>,
+    /// The AWS API listener (plain HTTP), or `off` [env: FERROCORE_API_ADDR] (default 127.0.0.1:9080).
+    #[arg(long)]
+    api_addr: Option<String>,
     /// `aws` (AWS IoT Core's limits) or `mqtt` (a standard MQTT 5 broker) [env: FERROCORE_PROFILE].
     #[arg(long)]
     profile: Option<Profile>,
@@ -45,7 +78,59 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Keys(args) => keys(args),
     }
+}
+
+fn keys(args: KeysArgs) -> anyhow::Result<()> {
+    let data_dir = args
+        .data_dir
+        .or_else(|| std::env::var_os("FERROCORE_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("ferrocore-data"));
+    let path = data_dir.join("ferrocore.db");
+    if !path.exists() {
+        anyhow::bail!(
+            "no Ferrocore database at {} (run `ferrocore serve` once first)",
+            path.display()
+        );
+    }
+    let store = ferrocore_store::Store::open(ferrocore_store::StoreConfig::new(&path))
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let keys = ferrocore_auth::KeyStore::new(store.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        match args.action {
+            KeysAction::Create { data_plane } => {
+                let key = keys.create(!data_plane).await?;
+                println!("AccessKeyId     {}", key.id);
+                println!("SecretAccessKey {}", key.secret);
+                println!("Admin           {}", key.admin);
+            }
+            KeysAction::List => {
+                println!("{:<24} {:<9} {:<6} CREATED", "ACCESS KEY ID", "STATUS", "ADMIN");
+                for key in keys.list()? {
+                    let created = time::OffsetDateTime::from(key.created)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default();
+                    println!(
+                        "{:<24} {:<9} {:<6} {created}",
+                        key.id,
+                        key.status.as_str(),
+                        key.admin
+                    );
+                }
+            }
+            KeysAction::Revoke { id } => {
+                keys.revoke(&id).await?;
+                println!("revoked {id}");
+            }
+        }
+        anyhow::Ok(())
+    });
+    store.close().context("cannot close the store")?;
+    result
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -54,6 +139,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let flags = Overrides {
         data_dir: args.data_dir,
         mqtt_addr: args.mqtt_addr,
+        api_addr: args.api_addr,
         profile: args.profile,
         log: args.log,
     };
@@ -68,12 +154,29 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .thread_name("ferrocore")
         .build()
         .context("cannot start the async runtime")?;
+    let config_data_dir = config.data_dir.clone();
+    let region = config.region.clone();
     runtime.block_on(async {
         let server = Server::start(config).await?;
+        // Plain lines on stdout that scripts and tests wait for. A closed stdout must not stop
+        // the server, so write errors are ignored (println! would panic).
+        let mut out = std::io::stdout().lock();
         if let Some(addr) = server.mqtt_addr() {
-            // One plain line on stdout that scripts and tests can wait for.
-            println!("ferrocore: MQTT listening on {addr}");
+            let _ = writeln!(out, "ferrocore: MQTT listening on {addr}");
         }
+        if let Some(addr) = server.api_addr() {
+            if let Some(key) = server.created_admin_key() {
+                let file = config_data_dir.join(ferrocore_server::admin_key::FILE_NAME);
+                let endpoint = format!("http://{addr}");
+                let instructions =
+                    ferrocore_server::admin_key::cli_instructions(key, &region, &endpoint, &file);
+                let _ = writeln!(out, "{instructions}");
+            }
+            // Last, so that scripts can read up to this line.
+            let _ = writeln!(out, "ferrocore: API listening on {addr}");
+        }
+        let _ = out.flush();
+        drop(out);
         wait_for_signal().await?;
         server.stop().await;
         anyhow::Ok(())

@@ -22,7 +22,8 @@ struct Ferrocore {
 impl Ferrocore {
     fn start(data_dir: &Path) -> Ferrocore {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocore"))
-            .args(["serve", "--mqtt-addr", "127.0.0.1:0", "--log", "warn", "--data-dir"])
+            .args(["serve", "--mqtt-addr", "127.0.0.1:0", "--api-addr", "off", "--log", "warn"])
+            .arg("--data-dir")
             .arg(data_dir)
             .env("FERROCORE_DURABILITY", "full")
             // One publisher sends a burst; AWS's 100 publishes per second would throttle it.

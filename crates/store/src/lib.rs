@@ -17,10 +17,19 @@
 //! writer carries on. Under load, many submissions share one fsync; when idle, a lone submission
 //! is committed immediately.
 //!
+//! # Transactions for other crates
+//!
+//! Crates with their own tables (the registry, the access keys) write with
+//! [`Store::execute`]: a closure that runs on the writer thread inside the next group-commit
+//! transaction, under its own SAVEPOINT, so a closure that fails rolls back only its own
+//! changes, and whose result is reported once its batch is durable. They read with
+//! [`Store::read`]. They own their SQL; the store owns only the schema migrations, so that
+//! one ordered list versions the whole database.
+//!
 //! # Reads
 //!
-//! [`Store::load`] uses a second connection (behind a mutex) in one read transaction; in WAL
-//! mode it neither waits for nor blocks the writer.
+//! [`Store::load`] and [`Store::read`] use a second connection (behind a mutex) in one read
+//! transaction; in WAL mode it neither waits for nor blocks the writer.
 //!
 //! # Why rusqlite
 //!
@@ -34,7 +43,8 @@
 //!
 //! # Schema
 //!
-//! Four tables, versioned with `PRAGMA user_version` and an ordered list of migrations:
+//! Versioned with `PRAGMA user_version` and an ordered list of migrations (`schema.rs`). The
+//! broker's four tables:
 //!
 //! ```sql
 //! retained      (topic TEXT PRIMARY KEY, message BLOB, updated_at_ms INTEGER)
@@ -44,11 +54,14 @@
 //! ```
 //!
 //! There are no foreign keys; [`Op::DeleteSession`] deletes the session's subscriptions and
-//! messages explicitly.
+//! messages explicitly. Migration 2 adds the registry's tables (`things`, `thing_types`,
+//! `thing_groups`, `thing_group_members`, `tags`) and migration 3 the `access_keys` of SigV4;
+//! their SQL lives in the crates that own them.
 
 mod commit;
 mod config;
 mod error;
+mod execute;
 mod op;
 mod read;
 mod schema;
@@ -57,6 +70,8 @@ mod writer;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_execute;
 
 use std::fmt;
 use std::sync::Arc;
@@ -64,13 +79,17 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use parking_lot::{Mutex, RwLock};
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
 pub use commit::Commit;
 pub use config::{Durability, StoreConfig};
 pub use error::StoreError;
 pub use op::{Op, RetainedRow, SessionRow, Snapshot};
 pub use stats::StoreStats;
+
+/// The SQLite binding the store is built on, re-exported so that crates writing their own SQL
+/// through [`Store::execute`] and [`Store::read`] use the very same version.
+pub use rusqlite;
 
 use stats::Counters;
 use writer::{Request, Writer};
@@ -165,7 +184,7 @@ impl Store {
             return Commit::ready(Err(StoreError::Closed));
         };
         let (done, commit) = Commit::pending();
-        match sender.send(Request { ops, done }) {
+        match sender.send(Request::Ops { ops, done }) {
             Ok(()) => commit,
             // The writer thread is gone (it panicked); the request was not queued.
             Err(_) => Commit::ready(Err(StoreError::Closed)),
@@ -205,6 +224,55 @@ impl Store {
         let stopped = join(handle);
         tracing::info!(path = %self.inner.config.path.display(), "store closed");
         flushed.and(stopped)
+    }
+
+    /// Runs `f` on the writer thread inside the next group-commit transaction, under its own
+    /// SAVEPOINT, and resolves to its result once that transaction is durable.
+    ///
+    /// Closures are serialized with every other write, so `f` may read and then write without
+    /// racing anyone: this is how crates above the store make read-check-write changes
+    /// transactional. When `f` returns `Err`, only its own changes are rolled back and the
+    /// rest of the batch commits. When the batch fails to commit, a successful `f`'s result
+    /// becomes that [`StoreError`]. `f` runs on the writer thread and delays every other
+    /// write while it runs: keep it to SQL.
+    ///
+    /// The returned future need not be polled for `f` to run; it only reports the result.
+    pub fn execute<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let queued = match self.inner.sender.read().as_ref() {
+            Some(sender) => {
+                sender.send(Request::Job(Box::new(execute::Execute { f, done }))).is_ok()
+            }
+            None => false,
+        };
+        async move {
+            if !queued {
+                return Err(E::from(StoreError::Closed));
+            }
+            rx.await.unwrap_or_else(|_| Err(E::from(StoreError::Closed)))
+        }
+    }
+
+    /// Runs `f` against the read connection, inside one read transaction (a consistent
+    /// snapshot that sees every write whose commit has resolved).
+    ///
+    /// The read connection is shared and `query_only`; `f` should be a few queries. It blocks
+    /// the calling thread for as long as `f` runs.
+    pub fn read<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<R, E>,
+        E: From<StoreError>,
+    {
+        let mut conn = self.inner.reader.lock();
+        let tx = conn.transaction().map_err(|e| E::from(StoreError::from(e)))?;
+        let result = f(&tx)?;
+        tx.finish().map_err(|e| E::from(StoreError::from(e)))?;
+        Ok(result)
     }
 
     /// The writer's counters so far.

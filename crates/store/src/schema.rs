@@ -43,6 +43,59 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          message   BLOB    NOT NULL,
          PRIMARY KEY (client_id, seq)
      );",
+    // 2: the registry (crate `ferrocore-registry` owns these tables and their SQL). Attribute
+    // maps and lists are JSON text. Times are milliseconds since the Unix epoch. Names are the
+    // keys; ids are UUIDs that never change.
+    "CREATE TABLE things (
+         name          TEXT    NOT NULL PRIMARY KEY,
+         id            TEXT    NOT NULL UNIQUE,
+         type_name     TEXT,
+         attributes    TEXT    NOT NULL,
+         version       INTEGER NOT NULL,
+         billing_group TEXT,
+         created_ms    INTEGER NOT NULL
+     );
+     CREATE INDEX things_by_type ON things (type_name, name);
+     CREATE TABLE thing_types (
+         name          TEXT    NOT NULL PRIMARY KEY,
+         id            TEXT    NOT NULL UNIQUE,
+         description   TEXT,
+         searchable    TEXT    NOT NULL,
+         mqtt5         TEXT,
+         deprecated    INTEGER NOT NULL,
+         deprecated_ms INTEGER,
+         created_ms    INTEGER NOT NULL
+     );
+     CREATE TABLE thing_groups (
+         name        TEXT    NOT NULL PRIMARY KEY,
+         id          TEXT    NOT NULL UNIQUE,
+         parent      TEXT,
+         description TEXT,
+         attributes  TEXT    NOT NULL,
+         version     INTEGER NOT NULL,
+         created_ms  INTEGER NOT NULL
+     );
+     CREATE INDEX thing_groups_by_parent ON thing_groups (parent, name);
+     CREATE TABLE thing_group_members (
+         group_name TEXT NOT NULL,
+         thing_name TEXT NOT NULL,
+         PRIMARY KEY (group_name, thing_name)
+     );
+     CREATE INDEX thing_group_members_by_thing ON thing_group_members (thing_name, group_name);
+     CREATE TABLE tags (
+         resource_arn TEXT NOT NULL,
+         key          TEXT NOT NULL,
+         value        TEXT NOT NULL,
+         PRIMARY KEY (resource_arn, key)
+     );",
+    // 3: access keys for SigV4 (crate `ferrocore-auth` owns this table and its SQL).
+    "CREATE TABLE access_keys (
+         id         TEXT    NOT NULL PRIMARY KEY,
+         secret     TEXT    NOT NULL,
+         created_ms INTEGER NOT NULL,
+         status     TEXT    NOT NULL,
+         admin      INTEGER NOT NULL
+     );",
 ];
 
 /// The schema version this build writes.

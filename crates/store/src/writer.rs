@@ -18,17 +18,59 @@ use crate::commit::Outcome;
 use crate::stats::Counters;
 use crate::{Op, StoreError};
 
-/// One submission: its ops and where to report the outcome.
-pub(crate) struct Request {
-    pub(crate) ops: Vec<Op>,
-    pub(crate) done: oneshot::Sender<Outcome>,
+/// One submission: ops and where to report their outcome, or a closure to run in the batch
+/// transaction ([`Store::execute`](crate::Store::execute)).
+pub(crate) enum Request {
+    /// Blob-level ops, applied atomically and in order.
+    Ops { ops: Vec<Op>, done: oneshot::Sender<Outcome> },
+    /// A closure run under its own SAVEPOINT inside the batch transaction.
+    Job(Box<dyn Job>),
 }
 
-/// A submission taken into a batch. `rejected` is set when it failed validation; it then takes
-/// no part in the transaction but is still answered in order.
-struct Entry {
-    request: Request,
-    rejected: Option<StoreError>,
+impl Request {
+    /// How much this request adds to a batch, for `max_batch`: its ops, or 1 for a job.
+    fn weight(&self) -> usize {
+        match self {
+            Request::Ops { ops, .. } => ops.len(),
+            Request::Job(_) => 1,
+        }
+    }
+}
+
+/// A closure submitted with [`Store::execute`](crate::Store::execute), type-erased.
+pub(crate) trait Job: Send {
+    /// Runs the closure against the batch transaction. Returns what to do once the batch's
+    /// outcome is known, and an error when the transaction itself is no longer usable (the
+    /// savepoint could not be taken, released or rolled back), which fails the whole batch.
+    fn run(self: Box<Self>, tx: &Transaction<'_>) -> (Box<dyn Finish>, Result<(), StoreError>);
+    /// Reports `error` without running: the batch failed before this job's turn.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// The second half of a [`Job`]: reports its result once the batch committed or failed.
+pub(crate) trait Finish: Send {
+    /// Reports the job's result, given the outcome of the batch's commit.
+    fn finish(self: Box<Self>, outcome: Outcome);
+}
+
+/// A submission taken into a batch.
+enum Entry {
+    /// `rejected` is set when the ops failed validation; they then take no part in the
+    /// transaction but are still answered in order.
+    Ops { ops: Vec<Op>, done: oneshot::Sender<Outcome>, rejected: Option<StoreError> },
+    /// A job before it ran (`job`) and after (`finish`).
+    Job { job: Option<Box<dyn Job>>, finish: Option<Box<dyn Finish>> },
+}
+
+impl Entry {
+    /// How many units of work the entry puts into the transaction.
+    fn work(&self) -> usize {
+        match self {
+            Entry::Ops { ops, rejected: None, .. } => ops.len(),
+            Entry::Ops { .. } => 0,
+            Entry::Job { .. } => 1,
+        }
+    }
 }
 
 /// The writer thread's state.
@@ -57,12 +99,12 @@ impl Writer {
 
     /// The first request plus everything already queued, up to `max_batch` ops.
     fn gather(&self, first: Request) -> Vec<Entry> {
-        let mut ops = first.ops.len();
+        let mut ops = first.weight();
         let mut batch = vec![entry(first)];
         while ops < self.max_batch {
             match self.rx.try_recv() {
                 Ok(request) => {
-                    ops += request.ops.len();
+                    ops += request.weight();
                     batch.push(entry(request));
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
@@ -71,17 +113,16 @@ impl Writer {
         batch
     }
 
-    fn commit_batch(&mut self, batch: Vec<Entry>) {
+    fn commit_batch(&mut self, mut batch: Vec<Entry>) {
         self.counters.record_submits(batch.len());
-        let ops: usize =
-            batch.iter().filter(|e| e.rejected.is_none()).map(|e| e.request.ops.len()).sum();
+        let ops: usize = batch.iter().map(Entry::work).sum();
         let outcome = if ops == 0 {
             // Nothing to write (flush markers, rejected submissions): everything submitted
             // earlier has already been answered, so there is nothing to wait for.
             Ok(())
         } else {
             let started = Instant::now();
-            match apply_batch(&mut self.conn, &batch) {
+            match apply_batch(&mut self.conn, &mut batch) {
                 Ok(()) => {
                     let elapsed = started.elapsed();
                     self.counters.record_commit(ops, elapsed);
@@ -95,23 +136,38 @@ impl Writer {
                 }
             }
         };
-        for Entry { request, rejected } in batch {
-            let result = match rejected {
-                Some(error) => Err(error),
-                None => outcome.clone(),
-            };
-            // A dropped Commit is fine: nobody is waiting for this one.
-            let _ = request.done.send(result);
+        for entry in batch {
+            match entry {
+                Entry::Ops { done, rejected, .. } => {
+                    let result = match rejected {
+                        Some(error) => Err(error),
+                        None => outcome.clone(),
+                    };
+                    // A dropped Commit is fine: nobody is waiting for this one.
+                    let _ = done.send(result);
+                }
+                Entry::Job { finish: Some(finish), .. } => finish.finish(outcome.clone()),
+                Entry::Job { job: Some(job), finish: None } => {
+                    // The batch failed before this job ran.
+                    job.fail(outcome.clone().err().unwrap_or(StoreError::Closed));
+                }
+                Entry::Job { job: None, finish: None } => {}
+            }
         }
     }
 }
 
 fn entry(request: Request) -> Entry {
-    let rejected = validate(&request.ops).err();
-    if let Some(error) = &rejected {
-        tracing::warn!(%error, "store submission rejected");
+    match request {
+        Request::Ops { ops, done } => {
+            let rejected = validate(&ops).err();
+            if let Some(error) = &rejected {
+                tracing::warn!(%error, "store submission rejected");
+            }
+            Entry::Ops { ops, done, rejected }
+        }
+        Request::Job(job) => Entry::Job { job: Some(job), finish: None },
     }
-    Entry { request, rejected }
 }
 
 /// Checks what SQLite would only reject halfway through a transaction.
@@ -129,12 +185,24 @@ fn seq_param(seq: u64) -> Result<i64, StoreError> {
 }
 
 /// Applies every accepted submission of the batch, in order, in one transaction.
-fn apply_batch(conn: &mut Connection, batch: &[Entry]) -> Result<(), StoreError> {
+fn apply_batch(conn: &mut Connection, batch: &mut [Entry]) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock up front instead of upgrading halfway through.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for entry in batch.iter().filter(|e| e.rejected.is_none()) {
-        for op in &entry.request.ops {
-            apply(&tx, op)?;
+    for entry in batch.iter_mut() {
+        match entry {
+            Entry::Ops { ops, rejected: None, .. } => {
+                for op in ops.iter() {
+                    apply(&tx, op)?;
+                }
+            }
+            Entry::Ops { .. } => {}
+            Entry::Job { job, finish } => {
+                if let Some(job) = job.take() {
+                    let (done, usable) = job.run(&tx);
+                    *finish = Some(done);
+                    usable?;
+                }
+            }
         }
     }
     // On error the dropped transaction rolls back.

@@ -6,9 +6,12 @@
 //!   a channel, with helpers to wait for the next publish or for the connection to end.
 //! - [`RawClient`]: speaks MQTT packets (or arbitrary bytes) over TCP with Ferrocore's own
 //!   codec, for malformed input and exact protocol checks.
+//! - [`TestServer::iot_client`]: the AWS SDK for Rust's `iot` client, pointed at the server's
+//!   API with the admin key; [`http`] sends raw HTTP requests for what the SDK cannot send.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+pub mod http;
 pub mod raw;
 pub mod rumqtt;
 
@@ -20,6 +23,13 @@ use ferrocore_server::{Config, Overrides, Server};
 pub use raw::RawClient;
 pub use rumqtt::{V4, V5};
 
+/// The admin access key id every test server accepts.
+pub const ADMIN_KEY_ID: &str = "AKIAFERROCORETESTKEY";
+/// Its secret.
+pub const ADMIN_SECRET: &str = "ferrocore/test+secret/0123456789abcdefghij";
+/// The region of test servers (the default).
+pub const REGION: &str = "us-east-1";
+
 /// How long helpers wait for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(5);
 /// How long helpers wait to be sure something does not happen.
@@ -30,6 +40,8 @@ pub struct TestServer {
     server: Option<Server>,
     /// The plain MQTT listener.
     pub addr: SocketAddr,
+    /// The AWS API listener.
+    pub api_addr: SocketAddr,
     /// The data directory (removed when the server is dropped).
     pub dir: tempfile::TempDir,
 }
@@ -52,11 +64,62 @@ impl TestServer {
         let mut config = Config::load(None, &Default::default(), &Overrides::default()).unwrap();
         config.data_dir = dir.path().to_owned();
         config.mqtt_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.api_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.durability = ferrocore_server::Durability::Normal;
+        config.root_key = Some(ferrocore_server::RootKey {
+            id: ADMIN_KEY_ID.to_owned(),
+            secret: ADMIN_SECRET.to_owned(),
+        });
         adjust(&mut config);
         let server = Server::start(config).await.unwrap();
         let addr = server.mqtt_addr().unwrap();
-        TestServer { server: Some(server), addr, dir }
+        let api_addr = server.api_addr().unwrap();
+        TestServer { server: Some(server), addr, api_addr, dir }
+    }
+
+    /// The server inside.
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    /// The AWS API's endpoint URL.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// An `iot` client with the admin key.
+    pub fn iot_client(&self) -> aws_sdk_iot::Client {
+        self.iot_client_with(ADMIN_KEY_ID, ADMIN_SECRET)
+    }
+
+    /// An `iot` client with other credentials.
+    pub fn iot_client_with(&self, access_key_id: &str, secret: &str) -> aws_sdk_iot::Client {
+        aws_sdk_iot::Client::from_conf(self.iot_config(access_key_id, secret).build())
+    }
+
+    /// The configuration of [`TestServer::iot_client_with`], to adjust further (region, clock).
+    pub fn iot_config(&self, access_key_id: &str, secret: &str) -> aws_sdk_iot::config::Builder {
+        let credentials = aws_credential_types::Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "ferrocore-testkit",
+        );
+        aws_sdk_iot::Config::builder()
+            .behavior_version(aws_sdk_iot::config::BehaviorVersion::latest())
+            .region(aws_sdk_iot::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(credentials)
+            // Plain HTTP to the loopback listener; TLS comes with the security issue.
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            // Errors should surface at once, not after retries.
+            .retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled())
+    }
+
+    /// The server's access keys, to create or revoke keys in tests.
+    pub fn keys(&self) -> ferrocore_auth::KeyStore {
+        ferrocore_auth::KeyStore::new(self.server().store().clone())
     }
 
     /// The broker inside.
