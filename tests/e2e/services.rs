@@ -10,30 +10,28 @@ use rumqttc::QoS;
 #[tokio::test]
 async fn a_service_answers_device_requests_through_the_broker() {
     let server = TestServer::start().await;
+    let before = server.broker().subscription_count();
     let service = InternalClient::new(server.broker(), "echo-service");
-    service.subscribe("$aws/things/+/shadow/get", Q::AtLeastOnce).unwrap();
+    service.subscribe("echo/+/request", Q::AtLeastOnce).unwrap();
     let responder = tokio::spawn(async move {
         let request = service.recv().await;
-        let thing = request.message.topic.as_str().split('/').nth(2).unwrap().to_owned();
-        let topic = TopicName::new(&format!("$aws/things/{thing}/shadow/get/accepted")).unwrap();
-        service.publish(Message::new(
-            topic,
-            Bytes::from_static(b"{\"state\":{}}"),
-            Q::AtLeastOnce,
-            false,
-        ));
+        let device = request.message.topic.as_str().split('/').nth(1).unwrap().to_owned();
+        let topic = TopicName::new(&format!("echo/{device}/response")).unwrap();
+        let mut payload = b"echo:".to_vec();
+        payload.extend_from_slice(&request.message.payload);
+        service.publish(Message::new(topic, Bytes::from(payload), Q::AtLeastOnce, false));
         service
     });
     let mut device = server.v4("thing-1").await;
-    device.subscribe("$aws/things/thing-1/shadow/get/accepted", QoS::AtLeastOnce).await;
-    device
-        .client
-        .publish("$aws/things/thing-1/shadow/get", QoS::AtLeastOnce, false, "")
-        .await
-        .unwrap();
+    device.subscribe("echo/thing-1/response", QoS::AtLeastOnce).await;
+    device.client.publish("echo/thing-1/request", QoS::AtLeastOnce, false, "hi").await.unwrap();
     let answer = device.publish().await;
-    assert_eq!(&answer.payload[..], b"{\"state\":{}}");
+    assert_eq!(&answer.payload[..], b"echo:hi");
     let service = responder.await.unwrap();
     drop(service);
-    assert_eq!(server.broker().subscription_count(), 1, "the service's subscription is gone");
+    assert_eq!(
+        server.broker().subscription_count(),
+        before + 1,
+        "the service's subscription is gone; the device's remains"
+    );
 }

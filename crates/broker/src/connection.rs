@@ -28,11 +28,14 @@ use crate::limits::{check_topic, client_may_publish};
 use crate::message::{Delivery, Message};
 use crate::session::{Link, Outgoing, SessionHandle, Subscription};
 
-/// A packet to write, possibly only after a store commit.
+/// A packet to write, possibly only after a store commit. Kept small (the common cases
+/// inline, the rest boxed): one is queued per packet on the hot path.
 #[derive(Debug)]
 pub enum Transmit {
     /// Write now.
-    Packet(Packet),
+    Packet(Box<Packet>),
+    /// Write a successful PUBACK now (the common acknowledgement, without an allocation).
+    PubAck(u16),
     /// Write this delivery now (encoded from the message's shared template when possible).
     Publish {
         /// The delivery.
@@ -45,7 +48,7 @@ pub enum Transmit {
         now_ms: u64,
     },
     /// Write once the commit resolves (an acknowledgement of something stored).
-    AfterCommit(Commit, Packet),
+    AfterCommit(Commit, Box<Packet>),
 }
 
 /// A will whose delay has not passed when the connection closed.
@@ -264,7 +267,6 @@ impl Connection {
     /// window, and notices a close request (takeover, shutdown, operator).
     pub fn handle_wakeup(&mut self, now_ms: u64) -> Step {
         let Some(active) = self.active.as_ref() else { return Ok(()) };
-        active.link.clear_wake();
         if let Some(reason) = active.link.kicked() {
             return Err(reason);
         }
@@ -290,10 +292,14 @@ impl Connection {
                     Transmit::Publish { delivery, packet_id, dup, now_ms }
                 }
                 Outgoing::PubRel(packet_id) => {
-                    Transmit::Packet(Packet::PubRel(PubAck::success(packet_id)))
+                    Transmit::Packet(Box::new(Packet::PubRel(PubAck::success(packet_id))))
                 }
             };
             self.transmit.push_back(transmit);
+        }
+        // Under the session lock, after draining: a later enqueue wakes this connection again.
+        if let Some(active) = self.active.as_ref() {
+            active.link.clear_wake();
         }
         let pressed = state.is_pressed();
         drop(state);
@@ -348,13 +354,21 @@ impl Connection {
     }
 
     fn send(&mut self, packet: Packet) {
-        self.transmit.push_back(Transmit::Packet(packet));
+        self.transmit.push_back(Transmit::Packet(Box::new(packet)));
     }
 
     fn send_after(&mut self, commit: Option<Commit>, packet: Packet) {
         self.transmit.push_back(match commit {
-            Some(commit) => Transmit::AfterCommit(commit, packet),
-            None => Transmit::Packet(packet),
+            Some(commit) => Transmit::AfterCommit(commit, Box::new(packet)),
+            None => match packet {
+                Packet::PubAck(ack)
+                    if ack.reason == ReasonCode::Success
+                        && ack.properties == AckProperties::default() =>
+                {
+                    Transmit::PubAck(ack.packet_id)
+                }
+                other => Transmit::Packet(Box::new(other)),
+            },
         });
     }
 

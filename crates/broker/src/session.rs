@@ -46,13 +46,18 @@ impl Link {
     }
 
     /// Wakes the connection task: deliveries are waiting.
+    ///
+    /// Called with the session locked. While the flag is set the connection has not drained
+    /// yet, so a plain load suffices and the cache line stays shared instead of bouncing
+    /// between the publisher's and the subscriber's cores.
     pub fn wake(&self) {
-        if !self.pending.swap(true, Ordering::AcqRel) {
+        if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::AcqRel) {
             self.notify.notify_one();
         }
     }
 
-    /// Called by the connection before it takes deliveries: the next wake notifies again.
+    /// Called by the connection with the session locked, after it took what was queued: the
+    /// next enqueue (which also holds the lock) notifies again, so none is missed.
     pub fn clear_wake(&self) {
         self.pending.store(false, Ordering::Release);
     }

@@ -11,14 +11,14 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use ferrocore_broker::{
     Broker, CloseReason, Connection, DelayedWill, SessionHandle, Transmit, now_ms,
 };
-use ferrocore_mqtt::{Decoder, ProtocolVersion};
+use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion, PubAck};
 use ferrocore_store::Commit;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,13 @@ use tokio_util::sync::CancellationToken;
 /// Size of the per-thread scratch buffer sockets are read into.
 const READ_SCRATCH: usize = 64 * 1024;
 
+/// Initial size of the per-thread buffer packets are encoded into before they are written.
+const WRITE_SCRATCH_SIZE: usize = 64 * 1024;
+
 thread_local! {
+    /// Packets are encoded here and written from here; only what a socket does not take at
+    /// once is kept by the connection.
+    static WRITE_SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::with_capacity(WRITE_SCRATCH_SIZE));
     /// Reads land here first and are copied into the connection's buffer, so that an idle
     /// connection holds no read buffer at all while it waits.
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_SCRATCH]);
@@ -233,25 +239,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Encodes every packet that is ready (up to the first one waiting for a commit) and
+    /// Encodes every packet that is ready, up to the first one waiting for a commit, and
     /// writes them with one write call.
+    ///
+    /// Packets are encoded into a per-thread scratch buffer and written from there with one
+    /// non-blocking attempt; only what the socket does not take at once is copied into the
+    /// connection's own buffer and awaited. A connection therefore keeps no write buffer
+    /// between bursts, and a busy one does not regrow one per burst.
     async fn flush(&mut self) -> Result<(), CloseReason> {
-        self.collect();
         let version = self.connection_version();
-        while self.queue.front().is_some_and(|t| !matches!(t, Transmit::AfterCommit(..))) {
-            if let Some(transmit) = self.queue.pop_front() {
-                encode_into(&transmit, version, &mut self.write_buf);
+        let queue = &mut self.queue;
+        let connection = &mut self.connection;
+        let stream = &mut self.stream;
+        let leftover = &mut self.write_buf;
+        let attempt = WRITE_SCRATCH.with_borrow_mut(|out| {
+            out.clear();
+            // Items queued behind a commit keep their order; with none waiting, the
+            // connection's output is encoded straight away.
+            while queue.front().is_some_and(|t| !matches!(t, Transmit::AfterCommit(..))) {
+                if let Some(transmit) = queue.pop_front() {
+                    encode_into(&transmit, version, out);
+                }
             }
+            while let Some(transmit) = connection.poll_transmit() {
+                if queue.is_empty() && !matches!(transmit, Transmit::AfterCommit(..)) {
+                    encode_into(&transmit, version, out);
+                } else {
+                    queue.push_back(transmit);
+                }
+            }
+            if out.is_empty() {
+                return Ok(());
+            }
+            if !leftover.is_empty() {
+                leftover.extend_from_slice(out);
+                return Ok(());
+            }
+            // One write with a no-op waker: if the socket is not ready, the real wait below
+            // registers the task's waker.
+            let mut cx = Context::from_waker(Waker::noop());
+            let written = match Pin::new(&mut *stream).poll_write(&mut cx, out) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Pending => 0,
+            };
+            leftover.extend_from_slice(&out[written..]);
+            if out.capacity() > 4 * WRITE_SCRATCH_SIZE {
+                *out = BytesMut::with_capacity(WRITE_SCRATCH_SIZE);
+            }
+            Ok(())
+        });
+        if attempt.is_err() {
+            return Err(CloseReason::ConnectionLost);
         }
         if self.write_buf.is_empty() {
             return Ok(());
         }
         let result = self.stream.write_all(&self.write_buf).await;
-        self.write_buf.clear();
-        // Idle connections should not keep large buffers alive.
-        if self.write_buf.capacity() > 16 * 1024 {
-            self.write_buf = BytesMut::new();
-        }
+        // What had to wait is released: idle connections keep no write buffer.
+        self.write_buf = BytesMut::new();
         result.map_err(|_| CloseReason::ConnectionLost)
     }
 }
@@ -260,6 +306,10 @@ fn encode_into(transmit: &Transmit, version: ProtocolVersion, out: &mut BytesMut
     let (result, name) = match transmit {
         Transmit::Packet(packet) | Transmit::AfterCommit(_, packet) => {
             (ferrocore_mqtt::encode(packet, version, out), packet.name())
+        }
+        Transmit::PubAck(packet_id) => {
+            let ack = Packet::PubAck(PubAck::success(*packet_id));
+            (ferrocore_mqtt::encode(&ack, version, out), "PUBACK")
         }
         Transmit::Publish { delivery, packet_id, dup, now_ms } => {
             (delivery.encode(*packet_id, *dup, version, *now_ms, out), "PUBLISH")
