@@ -55,7 +55,14 @@ impl InternalClient {
 
     /// The next delivery, if one is waiting.
     pub fn try_recv(&self) -> Option<Delivery> {
-        self.session.lock().pop_queued()
+        let mut state = self.session.lock();
+        let next = state.pop_queued();
+        if next.is_none() {
+            // Drained, under the session lock: the next enqueue notifies again (see
+            // `Link::wake`), and a notification sent before `recv` waits is kept.
+            self.link.clear_wake();
+        }
+        next
     }
 
     /// Waits for the next delivery.
@@ -102,10 +109,16 @@ mod tests {
             QoS::AtLeastOnce,
             false,
         );
-        assert_eq!(app.publish(message).matched, 1);
+        assert_eq!(app.publish(message.clone()).matched, 1);
         let delivery = shadow.recv().await;
         assert_eq!(delivery.message.topic.as_str(), "$aws/things/t1/shadow/update");
         assert!(shadow.try_recv().is_none());
+        // Later deliveries wake the receiver too, one after another.
+        for _ in 0..3 {
+            let waiting = tokio::time::timeout(std::time::Duration::from_secs(5), shadow.recv());
+            app.publish(message.clone());
+            assert!(waiting.await.is_ok(), "a later delivery wakes recv");
+        }
         drop(shadow);
         assert_eq!(broker.subscription_count(), 0);
     }
