@@ -11,4 +11,5 @@ mod pubsub;
 mod retained;
 mod services;
 mod sessions;
+mod shadow;
 mod will;

@@ -2,9 +2,10 @@
 //! stops it gracefully ([`Server`]). The `ferrocore` binary is a thin CLI over this crate, and
 //! tests start the same [`Server`] in-process.
 //!
-//! It must not hold protocol logic: it only opens the store, restores the broker, makes sure an
-//! admin access key exists ([`admin_key`]), binds the listeners (MQTT, the AWS API) and runs the
-//! periodic chores.
+//! It must not hold protocol logic: it only opens the store, restores the broker, starts the
+//! services that attach to it (the Device Shadow service), makes sure an admin access key
+//! exists ([`admin_key`]), binds the listeners (MQTT, the AWS API) and runs the periodic
+//! chores.
 
 pub mod admin_key;
 pub mod config;
@@ -18,6 +19,7 @@ use ferrocore_auth::{AccessKey, KeyStore, Verifier};
 use ferrocore_broker::{Broker, CloseReason, now_ms};
 use ferrocore_gateway::{CancellationToken, ConnectionSettings, Listeners, TaskTracker};
 use ferrocore_registry::{Arns, Registry};
+use ferrocore_shadow::ShadowService;
 use ferrocore_store::{Store, StoreConfig};
 
 pub use config::{Config, ConfigError, Durability, Overrides, RootKey};
@@ -59,6 +61,7 @@ pub struct Server {
     mqtt_addr: Option<SocketAddr>,
     api_addr: Option<SocketAddr>,
     registry: Registry,
+    shadows: ShadowService,
     created_admin_key: Option<AccessKey>,
 }
 
@@ -87,6 +90,9 @@ impl Server {
             profile = ?config.profile,
             "store opened"
         );
+        // Services attach before the listeners open, so no request finds them missing.
+        let shadows = ShadowService::start(&broker, store.clone());
+        let cancel_shadows = CancelOnDrop(Some(shadows.clone()));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let listeners = Listeners {
@@ -128,6 +134,7 @@ impl Server {
             });
         }
         spawn_session_sweeper(broker.clone(), shutdown.clone(), config.session_sweep_interval);
+        cancel_shadows.disarm();
         Ok(Server {
             broker,
             store,
@@ -136,6 +143,7 @@ impl Server {
             mqtt_addr,
             api_addr,
             registry,
+            shadows,
             created_admin_key,
         })
     }
@@ -153,6 +161,11 @@ impl Server {
     /// The registry, for in-process services and tests.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The Device Shadow service, for the REST data plane and tests.
+    pub fn shadows(&self) -> &ShadowService {
+        &self.shadows
     }
 
     /// The admin access key this start created (first start without a root key), to be shown
@@ -181,6 +194,8 @@ impl Server {
         if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await.is_err() {
             tracing::warn!("some connections did not close within 10 s");
         }
+        // No client is left to send requests: let the services finish theirs, then close.
+        self.shadows.stop().await;
         // Closing flushes and joins the store's writer thread: blocking work.
         let store = self.store;
         match tokio::task::spawn_blocking(move || store.close()).await {
@@ -189,6 +204,23 @@ impl Server {
             Err(error) => tracing::error!(%error, "closing the store panicked"),
         }
         tracing::info!("stopped");
+    }
+}
+
+/// Cancels the shadow service if [`Server::start`] fails after starting it.
+struct CancelOnDrop(Option<ShadowService>);
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(shadows) = self.0.take() {
+            shadows.cancel();
+        }
     }
 }
 

@@ -55,8 +55,9 @@
 //!
 //! There are no foreign keys; [`Op::DeleteSession`] deletes the session's subscriptions and
 //! messages explicitly. Migration 2 adds the registry's tables (`things`, `thing_types`,
-//! `thing_groups`, `thing_group_members`, `tags`) and migration 3 the `access_keys` of SigV4;
-//! their SQL lives in the crates that own them.
+//! `thing_groups`, `thing_group_members`, `tags`), migration 3 the `access_keys` of SigV4 and
+//! migration 4 the `shadows` of the Device Shadow service; their SQL lives in the crates that
+//! own them.
 
 mod commit;
 mod config;

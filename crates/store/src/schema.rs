@@ -96,6 +96,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          status     TEXT    NOT NULL,
          admin      INTEGER NOT NULL
      );",
+    // 4: device shadows (crate `ferrocore-shadow` owns this table and its SQL). One row per
+    // (thing, shadow); the classic shadow's name is ''. `document` is the stored JSON (state
+    // and metadata), NULL once the shadow is deleted: the row then keeps the version counter
+    // and the deletion time (`updated_s`, epoch seconds) so that a recreated shadow continues
+    // the numbering, as AWS does.
+    "CREATE TABLE shadows (
+         thing_name  TEXT    NOT NULL,
+         shadow_name TEXT    NOT NULL,
+         document    TEXT,
+         version     INTEGER NOT NULL,
+         updated_s   INTEGER NOT NULL,
+         PRIMARY KEY (thing_name, shadow_name)
+     );",
 ];
 
 /// The schema version this build writes.
