@@ -161,7 +161,7 @@ fn update_parsed(
             accepted_meta.insert(name.to_owned(), meta);
         }
     }
-    let accepted = to_json(&Accepted {
+    let accepted = to_json(&Partial {
         state: &request.state,
         metadata: &accepted_meta,
         version,
@@ -175,7 +175,7 @@ fn update_parsed(
             let state = delta(&desired.state, record.reported.as_ref().map(|r| &r.state));
             (!state.is_empty()).then(|| {
                 let metadata = restrict(&state, &desired.metadata);
-                to_json(&Delta {
+                to_json(&Partial {
                     state: &state,
                     metadata: &metadata,
                     version,
@@ -342,18 +342,10 @@ struct Full<'a> {
     client_token: Option<&'a str>,
 }
 
+/// The shape shared by `/update/accepted` (what the request changed) and `/update/delta`
+/// (what desired still differs by).
 #[derive(Serialize)]
-struct Accepted<'a> {
-    state: &'a Map<String, Value>,
-    metadata: &'a Map<String, Value>,
-    version: u64,
-    timestamp: u64,
-    #[serde(rename = "clientToken", skip_serializing_if = "Option::is_none")]
-    client_token: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Delta<'a> {
+struct Partial<'a> {
     state: &'a Map<String, Value>,
     metadata: &'a Map<String, Value>,
     version: u64,
