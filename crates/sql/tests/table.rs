@@ -1,0 +1,366 @@
+//! The table: SQL statement, payload, expected output, each row checked against AWS's
+//! documented behaviour (the AWS IoT SQL reference pages "Data types", "Operators",
+//! "Functions", "Case statements", "JSON extensions", "Binary payloads" and the reference in
+//! shared/reference section 9). `NO FIRE` means WHERE is not true; `BIN:` an output of raw
+//! bytes; a `v1:` prefix runs the row under SQL version 2015-10-08.
+//!
+//! Every row runs with topic `a/b/c`, client id `dev1`, principal `p-1`, timestamp
+//! 1700000000000, account `123456789012`, and an [`FixedEnv`] with rand 0.25, uuid `u-1`, trace
+//! id `t-1` and a shadow for thing `lamp`.
+
+use ferrocore_sql::{FixedEnv, Input, MqttProperties, Output, SqlVersion, Statement};
+
+const P: &str = r#"{"temp":30,"hum":40.5,"name":"Kitchen","ok":true,"n":null,"s":"5","list":[1,2,3],"objs":[{"id":1},{"id":2}],"dev":{"id":"d1","loc":{"room":"r1"}},"t":"true","neg":-7,"txt":"  hi  ","w":10.0}"#;
+
+#[rustfmt::skip]
+const TABLE: &[(&str, &str, &str)] = &[
+    // SELECT list, aliases, nested access.
+    ("SELECT temp FROM 'a/#'", P, r#"{"temp":30}"#),
+    ("SELECT temp AS t FROM 'a/#'", P, r#"{"t":30}"#),
+    ("SELECT dev.id FROM 'a/#'", P, r#"{"id":"d1"}"#),
+    ("SELECT dev.loc.room FROM 'a/#'", P, r#"{"room":"r1"}"#),
+    ("SELECT dev.loc.room AS r FROM 'a/#'", P, r#"{"r":"r1"}"#),
+    ("SELECT temp AS a.b FROM 'a/#'", P, r#"{"a":{"b":30}}"#),
+    ("SELECT temp, hum FROM 'a/#'", P, r#"{"temp":30,"hum":40.5}"#),
+    ("SELECT list[0] AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT list[2] AS x FROM 'a/#'", P, r#"{"x":3}"#),
+    ("SELECT list[3] AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT list[-1] AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT objs[1].id AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT missing FROM 'a/#'", P, r#"{}"#),
+    ("SELECT missing.deeper AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT n FROM 'a/#'", P, r#"{"n":null}"#),
+    ("SELECT NULL AS n FROM 'a/#'", P, r#"{"n":null}"#),
+    ("SELECT temp.x AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT dev[0] AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT * FROM 'a/#'", r#"{"a":1,"b":[true]}"#, r#"{"a":1,"b":[true]}"#),
+    ("SELECT *, temp * 2 AS d FROM 'a/#'", r#"{"temp":3}"#, r#"{"temp":3,"d":6}"#),
+    ("SELECT *, 'x' AS temp FROM 'a/#'", r#"{"temp":3}"#, r#"{"temp":"x"}"#),
+    ("SELECT VALUE temp FROM 'a/#'", P, "30"),
+    ("SELECT VALUE list FROM 'a/#'", P, "[1,2,3]"),
+    ("SELECT VALUE dev FROM 'a/#'", P, r#"{"id":"d1","loc":{"room":"r1"}}"#),
+    ("SELECT VALUE missing FROM 'a/#'", P, "BIN:"),
+    ("SELECT value FROM 'a/#'", r#"{"value":4}"#, r#"{"value":4}"#),
+    ("SELECT get(list, 1) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT get(dev, 'id') AS x FROM 'a/#'", P, r#"{"x":"d1"}"#),
+    ("SELECT get(get(objs, 0), 'id') AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT get(list, 9) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT {'a': temp, 'b': missing} AS o FROM 'a/#'", P, r#"{"o":{"a":30}}"#),
+    ("SELECT [temp, 'x'] AS a FROM 'a/#'", P, r#"{"a":[30,"x"]}"#),
+    ("SELECT 'it''s' AS s FROM 'a/#'", P, r#"{"s":"it's"}"#),
+    ("SELECT \"dq\" AS s FROM 'a/#'", P, r#"{"s":"dq"}"#),
+    ("SELECT temp FROM 'a/#' WHERE temp > 20", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE temp > 50", P, "NO FIRE"),
+    ("SELECT temp FROM 'a/#' WHERE missing > 1", P, "NO FIRE"),
+    ("SELECT temp FROM 'a/#' WHERE 'true'", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE temp", P, "NO FIRE"),
+    ("SELECT temp FROM 'a/#' WHERE t", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE ok", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE NOT ok", P, "NO FIRE"),
+    ("SELECT temp FROM 'a/#' WHERE n = null", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE isNull(n)", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE isUndefined(zz)", P, r#"{"temp":30}"#),
+    // Arithmetic ("Operators").
+    ("SELECT temp + 1 AS x FROM 'a/#'", P, r#"{"x":31}"#),
+    ("SELECT temp - 40 AS x FROM 'a/#'", P, r#"{"x":-10}"#),
+    ("SELECT temp * 2 AS x FROM 'a/#'", P, r#"{"x":60}"#),
+    ("SELECT temp / 4 AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    // 2016-03-23 reads the whole decimal 4.0 as the Int 4 ("Data types"), so this divides Ints.
+    ("SELECT temp / 4.0 AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    ("v1:SELECT temp / 4.0 AS x FROM 'a/#'", P, r#"{"x":7.5}"#),
+    ("SELECT temp / 4.5 AS x FROM 'a/#'", P, r#"{"x":6.666666666666667}"#),
+    ("SELECT temp % 7 AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT hum + 1 AS x FROM 'a/#'", P, r#"{"x":41.5}"#),
+    ("SELECT hum * 2 AS x FROM 'a/#'", P, r#"{"x":81}"#),
+    ("v1:SELECT hum * 2 AS x FROM 'a/#'", P, r#"{"x":81.0}"#),
+    ("SELECT w AS x FROM 'a/#'", P, r#"{"x":10}"#),
+    ("v1:SELECT w AS x FROM 'a/#'", P, r#"{"x":10.0}"#),
+    ("SELECT temp / 0 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT 1 + 2 * 3 AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    ("SELECT (1 + 2) * 3 AS x FROM 'a/#'", P, r#"{"x":9}"#),
+    ("SELECT -temp AS x FROM 'a/#'", P, r#"{"x":-30}"#),
+    ("SELECT -neg AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    ("SELECT s - 1 AS x FROM 'a/#'", P, r#"{"x":4}"#),
+    ("SELECT s * 2 AS x FROM 'a/#'", P, r#"{"x":10}"#),
+    ("SELECT name - 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT ok + 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT missing + 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT 10 - 2 - 3 AS x FROM 'a/#'", P, r#"{"x":5}"#),
+    ("SELECT 7 % -3 AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT 2.5 + 2.5 AS x FROM 'a/#'", P, r#"{"x":5}"#),
+    ("v1:SELECT 2.5 + 2.5 AS x FROM 'a/#'", P, r#"{"x":5.0}"#),
+    // String concatenation.
+    ("SELECT name + '!' AS x FROM 'a/#'", P, r#"{"x":"Kitchen!"}"#),
+    ("SELECT 'n=' + temp AS x FROM 'a/#'", P, r#"{"x":"n=30"}"#),
+    ("SELECT s + 1 AS x FROM 'a/#'", P, r#"{"x":"51"}"#),
+    ("SELECT name + missing AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT concat(name, '-', temp) AS x FROM 'a/#'", P, r#"{"x":"Kitchen-30"}"#),
+    ("SELECT concat(list, 4) AS x FROM 'a/#'", P, r#"{"x":[1,2,3,4]}"#),
+    ("SELECT concat(list, [9]) AS x FROM 'a/#'", P, r#"{"x":[1,2,3,9]}"#),
+    // Comparison and logic.
+    ("SELECT temp = 30 AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT temp = 30.0 AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT temp <> 30 AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT temp != 31 AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT s = 5 AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT s = '5' AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT s < 6 AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT temp >= 30 AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT temp <= 29 AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT hum > temp AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT name > 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT missing = 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT missing <> 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT n = null AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT list = [1,2,3] AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT list = [3,2,1] AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT dev.loc = {'room': 'r1'} AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT true AND false AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT true OR false AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT 'TRUE' AND t AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT ok AND 1 AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT NOT 'false' AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT NOT temp AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT NOT missing AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT temp FROM 'a/#' WHERE temp > 20 AND name = 'Kitchen'", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE temp > 40 OR name = 'Kitchen'", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE NOT (temp > 40)", P, r#"{"temp":30}"#),
+    ("SELECT temp FROM 'a/#' WHERE missing <> 1", P, "NO FIRE"),
+    ("SELECT 2 IN list AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT 5 IN list AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT name IN ('A', 'Kitchen') AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT 2 IN temp AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT temp FROM 'a/#' WHERE 3 IN list", P, r#"{"temp":30}"#),
+    // CASE ("Case statements").
+    ("SELECT CASE name WHEN 'Kitchen' THEN 1 WHEN 'Hall' THEN 2 ELSE 0 END AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT CASE temp WHEN 1 THEN 'a' ELSE 'b' END AS x FROM 'a/#'", P, r#"{"x":"b"}"#),
+    ("SELECT CASE temp WHEN 1 THEN 'a' END AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT CASE missing WHEN 1 THEN 'a' ELSE 'b' END AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT CASE temp WHEN 30 THEN 'x' WHEN 30 THEN 'y' END AS x FROM 'a/#'", P, r#"{"x":"x"}"#),
+    ("SELECT CASE WHEN temp > 25 THEN 'hot' ELSE 'cold' END AS x FROM 'a/#'", P, r#"{"x":"hot"}"#),
+    // Math functions.
+    ("SELECT abs(neg) AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    ("SELECT abs(-5.5) AS x FROM 'a/#'", P, r#"{"x":5.5}"#),
+    ("SELECT abs('-5.123') AS x FROM 'a/#'", P, r#"{"x":5.123}"#),
+    ("SELECT abs(name) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT abs(ok) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT ceil(1.2) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT ceil(-1.2) AS x FROM 'a/#'", P, r#"{"x":-1}"#),
+    ("SELECT floor(1.8) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT floor(-1.2) AS x FROM 'a/#'", P, r#"{"x":-2}"#),
+    ("SELECT round(1.5) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT round(1.2) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT round(-1.5) AS x FROM 'a/#'", P, r#"{"x":-2}"#),
+    ("SELECT sqrt(16) AS x FROM 'a/#'", P, r#"{"x":4}"#),
+    ("v1:SELECT sqrt(16) AS x FROM 'a/#'", P, r#"{"x":4.0}"#),
+    ("SELECT sqrt(-1) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT power(2, 10) AS x FROM 'a/#'", P, r#"{"x":1024}"#),
+    ("SELECT power(2.0, 0.5) AS x FROM 'a/#'", P, r#"{"x":1.4142135623730951}"#),
+    ("SELECT mod(8, 3) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT remainder(8, 3) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT ln(1) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT log(100) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT exp(0) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT sin(0) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT cos(0) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT tan(0.5) AS x FROM 'a/#'", P, r#"{"x":0.5463024898437905}"#),
+    ("SELECT atan2(1, 0) AS x FROM 'a/#'", P, r#"{"x":1.5707963267948966}"#),
+    ("SELECT asin(1) AS x FROM 'a/#'", P, r#"{"x":1.5707963267948966}"#),
+    ("SELECT acos(1) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT sinh(0) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT cosh(0) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT tanh(0) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT atan(0) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT sign(-5) AS x FROM 'a/#'", P, r#"{"x":-1}"#),
+    ("SELECT sign(0) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT sign(2.5) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT trunc(2.3, 0) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT trunc(2.3123, 2) AS x FROM 'a/#'", P, r#"{"x":2.31}"#),
+    ("SELECT trunc(2.888, 2) AS x FROM 'a/#'", P, r#"{"x":2.88}"#),
+    ("SELECT trunc(2.00, 5) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT bitand(13, 5) AS x FROM 'a/#'", P, r#"{"x":5}"#),
+    ("SELECT bitor(8, 5) AS x FROM 'a/#'", P, r#"{"x":13}"#),
+    ("SELECT bitxor(13, 5) AS x FROM 'a/#'", P, r#"{"x":8}"#),
+    ("SELECT bitnot(13) AS x FROM 'a/#'", P, r#"{"x":-14}"#),
+    ("SELECT nanvl(8, 2) AS x FROM 'a/#'", P, r#"{"x":8}"#),
+    ("SELECT nanvl(name, 2) AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT rand() AS x FROM 'a/#'", P, r#"{"x":0.25}"#),
+    ("SELECT chr(65) AS x FROM 'a/#'", P, r#"{"x":"A"}"#),
+    // String functions.
+    ("SELECT length(name) AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    ("SELECT length('') AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT numbytes('é') AS x FROM 'a/#'", P, r#"{"x":2}"#),
+    ("SELECT lower(name) AS x FROM 'a/#'", P, r#"{"x":"kitchen"}"#),
+    ("SELECT upper(name) AS x FROM 'a/#'", P, r#"{"x":"KITCHEN"}"#),
+    ("SELECT trim(txt) AS x FROM 'a/#'", P, r#"{"x":"hi"}"#),
+    ("SELECT ltrim(txt) AS x FROM 'a/#'", P, r#"{"x":"hi  "}"#),
+    ("SELECT rtrim(txt) AS x FROM 'a/#'", P, r#"{"x":"  hi"}"#),
+    ("SELECT lpad('hello', 2) AS x FROM 'a/#'", P, r#"{"x":"  hello"}"#),
+    ("SELECT rpad('hello', 2) AS x FROM 'a/#'", P, r#"{"x":"hello  "}"#),
+    ("SELECT lpad('hello', -3) AS x FROM 'a/#'", P, r#"{"x":"hello"}"#),
+    ("SELECT replace('abcabc', 'b', 'X') AS x FROM 'a/#'", P, r#"{"x":"aXcaXc"}"#),
+    ("SELECT replace(topic(), '/', '-') AS x FROM 'a/#'", P, r#"{"x":"a-b-c"}"#),
+    ("SELECT startswith(name, 'Kit') AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT endswith(name, 'Kit') AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT indexof('abcd', 'bc') AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT indexof('abcd', 'z') AS x FROM 'a/#'", P, r#"{"x":-1}"#),
+    ("SELECT substring('012345', 0) AS x FROM 'a/#'", P, r#"{"x":"012345"}"#),
+    ("SELECT substring('012345', 2) AS x FROM 'a/#'", P, r#"{"x":"2345"}"#),
+    ("SELECT substring('012345', 2.745) AS x FROM 'a/#'", P, r#"{"x":"2345"}"#),
+    ("SELECT substring(123, 2) AS x FROM 'a/#'", P, r#"{"x":"3"}"#),
+    ("SELECT substring('012345', -1) AS x FROM 'a/#'", P, r#"{"x":"012345"}"#),
+    ("SELECT substring('012345', 100) AS x FROM 'a/#'", P, r#"{"x":""}"#),
+    ("SELECT substring('012345', 2, 5) AS x FROM 'a/#'", P, r#"{"x":"234"}"#),
+    ("SELECT substring('012345', 2, 100) AS x FROM 'a/#'", P, r#"{"x":"2345"}"#),
+    ("SELECT regexp_matches('aaaa', 'a{2,}') AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT regexp_matches('aaaa', 'b') AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT regexp_replace('abcd', '[ab]', '') AS x FROM 'a/#'", P, r#"{"x":"cd"}"#),
+    ("SELECT regexp_replace('abcd', '(b)(c)', '$2$1') AS x FROM 'a/#'", P, r#"{"x":"acbd"}"#),
+    ("SELECT regexp_substr('hihello', 'hel+') AS x FROM 'a/#'", P, r#"{"x":"hell"}"#),
+    ("SELECT regexp_substr('n 42 x', '\\d+') AS x FROM 'a/#'", P, r#"{"x":"42"}"#),
+    ("SELECT regexp_matches('a', '(') AS x FROM 'a/#'", P, r#"{}"#),
+    // Type conversion ("cast").
+    ("SELECT cast(temp AS String) AS x FROM 'a/#'", P, r#"{"x":"30"}"#),
+    ("SELECT cast(ok AS String) AS x FROM 'a/#'", P, r#"{"x":"true"}"#),
+    ("SELECT cast(s AS Int) AS x FROM 'a/#'", P, r#"{"x":5}"#),
+    ("SELECT cast('5.9' AS Int) AS x FROM 'a/#'", P, r#"{"x":5}"#),
+    ("SELECT cast(5.6 AS Int) AS x FROM 'a/#'", P, r#"{"x":6}"#),
+    ("SELECT cast(true AS Int) AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT cast('2.5' AS Decimal) AS x FROM 'a/#'", P, r#"{"x":2.5}"#),
+    ("SELECT cast(false AS Double) AS x FROM 'a/#'", P, r#"{"x":0}"#),
+    ("SELECT cast(0 AS Boolean) AS x FROM 'a/#'", P, r#"{"x":false}"#),
+    ("SELECT cast('TRUE' AS Bool) AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT cast(name AS Int) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT cast(list AS String) AS x FROM 'a/#'", P, r#"{"x":"[1,2,3]"}"#),
+    ("SELECT cast(n AS String) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT cast(hum AS varchar) AS x FROM 'a/#'", P, r#"{"x":"40.5"}"#),
+    // Context functions.
+    ("SELECT topic() AS x FROM 'a/#'", P, r#"{"x":"a/b/c"}"#),
+    ("SELECT topic(1) AS x FROM 'a/#'", P, r#"{"x":"a"}"#),
+    ("SELECT topic(3) AS x FROM 'a/#'", P, r#"{"x":"c"}"#),
+    ("SELECT topic(4) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT topic(0) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT clientid() AS x FROM 'a/#'", P, r#"{"x":"dev1"}"#),
+    ("SELECT principal() AS x FROM 'a/#'", P, r#"{"x":"p-1"}"#),
+    ("SELECT timestamp() AS x FROM 'a/#'", P, r#"{"x":1700000000000}"#),
+    ("SELECT accountid() AS x FROM 'a/#'", P, r#"{"x":"123456789012"}"#),
+    ("SELECT newuuid() AS x FROM 'a/#'", P, r#"{"x":"u-1"}"#),
+    ("SELECT traceid() AS x FROM 'a/#'", P, r#"{"x":"t-1"}"#),
+    ("SELECT sql_version() AS x FROM 'a/#'", P, r#"{"x":"2016-03-23"}"#),
+    ("v1:SELECT sql_version() AS x FROM 'a/#'", P, r#"{"x":"2015-10-08"}"#),
+    ("SELECT get_mqtt_property('content_type') AS x FROM 'a/#'", P, r#"{"x":"application/json"}"#),
+    ("SELECT get_mqtt_property('format_indicator') AS x FROM 'a/#'", P, r#"{"x":"UTF8_DATA"}"#),
+    ("SELECT get_mqtt_property('correlation_data') AS x FROM 'a/#'", P, r#"{"x":"aGk="}"#),
+    ("SELECT get_user_properties('k') AS x FROM 'a/#'", P, r#"{"x":["v1","v2"]}"#),
+    ("SELECT get_or_default(missing, 'd') AS x FROM 'a/#'", P, r#"{"x":"d"}"#),
+    ("SELECT get_or_default(temp, 'd') AS x FROM 'a/#'", P, r#"{"x":30}"#),
+    ("SELECT get_thing_shadow('lamp', 'arn:aws:iam::1:role/r').state.reported.on AS x FROM 'a/#'", P, r#"{"x":true}"#),
+    ("SELECT get_thing_shadow('nope', 'arn:aws:iam::1:role/r') AS x FROM 'a/#'", P, r#"{}"#),
+    // Time.
+    ("SELECT parse_time('yyyy-MM-dd HH:mm:ss', 1700000000000) AS x FROM 'a/#'", P, r#"{"x":"2023-11-14 22:13:20"}"#),
+    ("SELECT parse_time(\"yyyy-MM-dd'T'HH:mm:ss.SSSZ\", 1520019051000) AS x FROM 'a/#'", P, r#"{"x":"2018-03-02T19:30:51.000+0000"}"#),
+    ("SELECT parse_time('yyyy.MM.dd G', 1) AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT parse_time('HH:mm ZZ', 0, '+05:30') AS x FROM 'a/#'", P, r#"{"x":"05:30 +05:30"}"#),
+    ("SELECT parse_time('dd MMM yyyy, EEE h a', 1700000000000) AS x FROM 'a/#'", P, r#"{"x":"14 Nov 2023, Tue 10 PM"}"#),
+    ("SELECT parse_time('yyyy', 0, 'America/Los_Angeles') AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT time_to_epoch('2020-04-03 09:45:18 UTC+01:00', 'yyyy-MM-dd HH:mm:ss VV') AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT time_to_epoch('2023-11-14 22:13:20', 'yyyy-MM-dd HH:mm:ss') AS x FROM 'a/#'", P, r#"{"x":1700000000000}"#),
+    ("SELECT time_to_epoch('2018-03-02T19:30:51.000+0000', \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\") AS x FROM 'a/#'", P, r#"{"x":1520019051000}"#),
+    ("SELECT time_to_epoch('20231114', 'yyyyMMdd') AS x FROM 'a/#'", P, r#"{"x":1699920000000}"#),
+    ("SELECT time_to_epoch('nope', 'yyyy') AS x FROM 'a/#'", P, r#"{}"#),
+    // Encodings and hashes.
+    ("SELECT encode(*, 'base64') AS x FROM 'a/#'", "hi", r#"{"x":"aGk="}"#),
+    ("SELECT encode(*, 'base64') AS x FROM 'a/#'", r#"{"a":1}"#, r#"{"x":"eyJhIjoxfQ=="}"#),
+    ("SELECT encode(name, 'base64') AS x FROM 'a/#'", P, r#"{"x":"S2l0Y2hlbg=="}"#),
+    ("SELECT encode(name, 'hex') AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT decode('aGk=', 'base64') AS x FROM 'a/#'", P, r#"{"x":"hi"}"#),
+    ("SELECT decode('eyJhIjoxfQ==', 'base64').a AS x FROM 'a/#'", P, r#"{"x":1}"#),
+    ("SELECT decode('***', 'base64') AS x FROM 'a/#'", P, r#"{}"#),
+    ("SELECT md5('hello') AS x FROM 'a/#'", P, r#"{"x":"5d41402abc4b2a76b9719d911017c592"}"#),
+    ("SELECT sha1('hello') AS x FROM 'a/#'", P, r#"{"x":"aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"}"#),
+    ("SELECT sha256('hello') AS x FROM 'a/#'", P, r#"{"x":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}"#),
+    ("SELECT sha224('') AS x FROM 'a/#'", P, r#"{"x":"d14a028c2a3a2bc9476102bb288234c415a2b01f828ea62ac5b3e42f"}"#),
+    ("SELECT sha384('') AS x FROM 'a/#'", P, r#"{"x":"38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"}"#),
+    ("SELECT sha512('') AS x FROM 'a/#'", P, r#"{"x":"cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"}"#),
+    // Binary payloads ("Binary payloads").
+    ("SELECT * FROM 'a/#'", "\u{1}raw", "BIN:\u{1}raw"),
+    ("SELECT temp FROM 'a/#'", "not json", r#"{}"#),
+    ("SELECT * FROM 'a/#' WHERE temp > 1", "not json", "NO FIRE"),
+    ("SELECT topic() AS t FROM 'a/#'", "not json", r#"{"t":"a/b/c"}"#),
+    // Array functions.
+    ("SELECT transform('enrichArray', {'k': 1}, objs) AS x FROM 'a/#'", P, r#"{"x":[{"id":1,"k":1},{"id":2,"k":1}]}"#),
+    ("SELECT length(list) AS x FROM 'a/#'", P, r#"{"x":3}"#),
+    // Case-insensitive keywords and function names.
+    ("select temp as x from 'a/#' where temp in [30]", P, r#"{"x":30}"#),
+    ("SELECT UPPER(name) AS x FROM 'a/#'", P, r#"{"x":"KITCHEN"}"#),
+    // Legacy version differences.
+    ("v1:SELECT hum AS x FROM 'a/#'", P, r#"{"x":40.5}"#),
+    ("v1:SELECT temp / 4 AS x FROM 'a/#'", P, r#"{"x":7}"#),
+    ("v1:SELECT cast(temp AS Double) AS x FROM 'a/#'", P, r#"{"x":30.0}"#),
+];
+
+fn env() -> FixedEnv {
+    let mut env =
+        FixedEnv { rand: 0.25, uuid: "u-1".into(), trace_id: "t-1".into(), ..Default::default() };
+    env.shadows
+        .insert(("lamp".into(), None), serde_json::json!({"state": {"reported": {"on": true}}}));
+    env
+}
+
+#[test]
+fn table() {
+    assert!(TABLE.len() >= 150, "{} rows", TABLE.len());
+    let env = env();
+    let user_properties =
+        [("k".to_string(), "v1".to_string()), ("k".to_string(), "v2".to_string())];
+    let mut failures = Vec::new();
+    for (sql, payload, expected) in TABLE {
+        let (version, sql) = match sql.strip_prefix("v1:") {
+            Some(rest) => (SqlVersion::V2015_10_08, rest),
+            None => (SqlVersion::V2016_03_23, *sql),
+        };
+        let statement = match Statement::parse(sql, version) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(format!("{sql}: parse error {e}"));
+                continue;
+            }
+        };
+        let input = Input {
+            payload: payload.as_bytes(),
+            topic: "a/b/c",
+            client_id: Some("dev1"),
+            principal: Some("p-1"),
+            timestamp_ms: 1_700_000_000_000,
+            account_id: Some("123456789012"),
+            source_ip: Some("10.0.0.1"),
+            mqtt: MqttProperties {
+                payload_format_indicator: Some(1),
+                content_type: Some("application/json"),
+                response_topic: None,
+                correlation_data: Some(b"hi"),
+                user_properties: &user_properties,
+            },
+        };
+        let got = match statement.evaluate(&input, &env) {
+            Ok(None) => "NO FIRE".to_string(),
+            Ok(Some(Output::Json(j))) => j.to_string(),
+            Ok(Some(Output::Binary(b))) => format!("BIN:{}", String::from_utf8_lossy(&b)),
+            Err(e) => format!("error {e}"),
+        };
+        let want = match serde_json::from_str::<serde_json::Value>(expected) {
+            Ok(j) => j.to_string(),
+            Err(_) => expected.to_string(),
+        };
+        if got != want {
+            failures.push(format!("{sql}\n    want {want}\n    got  {got}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        TABLE.len(),
+        failures.join("\n")
+    );
+}
