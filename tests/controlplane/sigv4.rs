@@ -175,8 +175,8 @@ async fn a_changed_body_or_another_service_fails_verification() {
     assert_eq!(response.status, 403);
     assert_eq!(response.header("x-amzn-errortype"), Some("InvalidSignatureException"));
 
-    let request =
-        signed(&server, "GET", "/things", b"", "iotdata", SignatureLocation::Headers, false);
+    // (`iotdata` and `iotdevicegateway` are the data plane's: see tests/dataplane/auth.rs.)
+    let request = signed(&server, "GET", "/things", b"", "s3", SignatureLocation::Headers, false);
     let response = send(&server, "GET", request, b"").await;
     assert_eq!(response.status, 403);
     assert_eq!(response.header("x-amzn-errortype"), Some("InvalidSignatureException"));

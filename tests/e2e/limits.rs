@@ -650,7 +650,9 @@ async fn publishing_over_the_rate_limit_disconnects_v311() {
 
 #[tokio::test]
 async fn publishing_to_a_reserved_topic_gets_puback_0x87_v5_and_is_not_delivered() {
-    let server = TestServer::start().await;
+    // Lifecycle events are real publications on `$aws/events/...`; off here so that the
+    // subscriber of `$aws/#` sees only what the client published.
+    let server = TestServer::start_with(|c| c.broker.lifecycle_events = false).await;
     let mut sub = server.v5("sub").await;
     sub.subscribe("$aws/#", QoS5::AtMostOnce).await;
     sub.subscribe("$SYS/#", QoS5::AtMostOnce).await;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod backpressure;
+mod lifecycle;
 mod limits;
 mod malformed;
 mod mqtt5;

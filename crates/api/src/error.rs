@@ -2,8 +2,9 @@
 //! AWS name and HTTP status, and [`ApiError`] turns into the response the SDKs parse: status,
 //! `x-amzn-ErrorType: <Name>` and a JSON body `{"message": ...}`.
 //!
-//! Statuses are those of botocore's `iot` model; the authentication errors (which the model
-//! does not list) are those AWS's front end answers, 403 for all but an unknown route.
+//! Statuses are those of botocore's `iot` and `iot-data` models (the names they share have the
+//! same status in both); the authentication errors (which the models do not list) are those
+//! AWS's front end answers, 403 for all but an unknown route.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,16 @@ pub enum ErrorCode {
     AccessDenied,
     /// No such route.
     UnknownOperation,
+    /// iot-data: the shadow's `version` is stale.
+    Conflict,
+    /// iot-data: a payload or document over the size limit.
+    RequestEntityTooLarge,
+    /// iot-data: a shadow document that is not UTF-8 JSON.
+    UnsupportedDocumentEncoding,
+    /// iot-data: the route exists, not with this method.
+    MethodNotAllowed,
+    /// iot-data: the caller may not do this (a reserved topic, say).
+    Forbidden,
 }
 
 /// The table: each error, its AWS name and its HTTP status. A test keeps names and codes
@@ -68,6 +79,11 @@ pub const ERROR_TABLE: &[(ErrorCode, &str, u16)] = &[
     (ErrorCode::UnrecognizedClient, "UnrecognizedClientException", 403),
     (ErrorCode::AccessDenied, "AccessDeniedException", 403),
     (ErrorCode::UnknownOperation, "UnknownOperationException", 404),
+    (ErrorCode::Conflict, "ConflictException", 409),
+    (ErrorCode::RequestEntityTooLarge, "RequestEntityTooLargeException", 413),
+    (ErrorCode::UnsupportedDocumentEncoding, "UnsupportedDocumentEncodingException", 415),
+    (ErrorCode::MethodNotAllowed, "MethodNotAllowedException", 405),
+    (ErrorCode::Forbidden, "ForbiddenException", 403),
 ];
 
 impl ErrorCode {
@@ -203,6 +219,11 @@ mod tests {
             UnrecognizedClient,
             AccessDenied,
             UnknownOperation,
+            Conflict,
+            RequestEntityTooLarge,
+            UnsupportedDocumentEncoding,
+            MethodNotAllowed,
+            Forbidden,
         ];
         for code in every {
             match code {
@@ -221,7 +242,12 @@ mod tests {
                 | InvalidSignature
                 | UnrecognizedClient
                 | AccessDenied
-                | UnknownOperation => {}
+                | UnknownOperation
+                | Conflict
+                | RequestEntityTooLarge
+                | UnsupportedDocumentEncoding
+                | MethodNotAllowed
+                | Forbidden => {}
             }
         }
         every.to_vec()

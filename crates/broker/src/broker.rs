@@ -28,6 +28,15 @@ struct Target {
     subscription: Subscription,
 }
 
+/// A retained message as the read API returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedEntry {
+    /// The message.
+    pub message: Arc<Message>,
+    /// When it was stored, in milliseconds since the Unix epoch (0 if unknown).
+    pub modified_ms: u64,
+}
+
 /// What a connecting client asks for, already validated by the connection.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
@@ -95,6 +104,7 @@ struct Inner {
     subscriptions: RwLock<SubscriptionTree<u64, Target>>,
     retained: RwLock<RetainedSet>,
     next_session_id: AtomicU64,
+    versions: crate::events::Versions,
 }
 
 impl Broker {
@@ -108,6 +118,7 @@ impl Broker {
                 subscriptions: RwLock::new(SubscriptionTree::new()),
                 retained: RwLock::new(RetainedSet::new()),
                 next_session_id: AtomicU64::new(1),
+                versions: crate::events::Versions::default(),
             }),
         }
     }
@@ -144,7 +155,8 @@ impl Broker {
             for row in snapshot.retained {
                 match persist::decode_retained(row.message) {
                     Ok(message) => {
-                        retained.apply(message);
+                        let at = u64::try_from(row.updated_at_ms).unwrap_or(0);
+                        retained.apply(message, at);
                         restored.retained += 1;
                     }
                     Err(error) => {
@@ -310,6 +322,7 @@ impl Broker {
 
     /// Ends sessions whose expiry interval has passed since they disconnected.
     pub fn expire_sessions(&self, now_ms: u64) -> usize {
+        self.inner.versions.sweep(now_ms);
         let candidates: Vec<Arc<SessionHandle>> =
             self.inner.sessions.lock().values().cloned().collect();
         let mut ended = 0;
@@ -455,7 +468,7 @@ impl Broker {
         let message = Arc::new(message);
         let mut ops = Vec::new();
         if message.retain {
-            let changed = self.inner.retained.write().apply(Arc::clone(&message));
+            let changed = self.inner.retained.write().apply(Arc::clone(&message), now_ms);
             if message.payload.is_empty() {
                 if changed {
                     ops.push(Op::DeleteRetained { topic: message.topic.to_string() });
@@ -547,6 +560,11 @@ impl Broker {
         }
     }
 
+    /// Lifecycle-event version numbers by client identifier.
+    pub fn versions(&self) -> &crate::events::Versions {
+        &self.inner.versions
+    }
+
     /// Number of sessions (online and offline persistent).
     pub fn session_count(&self) -> usize {
         self.inner.sessions.lock().len()
@@ -570,6 +588,33 @@ impl Broker {
     /// The retained message for exactly `topic`.
     pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
         self.inner.retained.read().get(topic).cloned()
+    }
+
+    /// The retained message for exactly `topic`, with when it was stored, unless it has
+    /// expired at `now_ms`.
+    pub fn retained_entry(&self, topic: &str, now_ms: u64) -> Option<RetainedEntry> {
+        let retained = self.inner.retained.read();
+        let (message, modified_ms) = retained.entry(topic)?;
+        (!message.is_expired(now_ms))
+            .then(|| RetainedEntry { message: Arc::clone(message), modified_ms })
+    }
+
+    /// Up to `limit` retained messages not expired at `now_ms`, in topic order, starting
+    /// after topic `after` (from the first when `None`): one page of a listing that resumes
+    /// correctly when messages come and go in between.
+    pub fn retained_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        now_ms: u64,
+    ) -> Vec<RetainedEntry> {
+        self.inner
+            .retained
+            .read()
+            .page(after, limit, now_ms)
+            .into_iter()
+            .map(|(message, modified_ms)| RetainedEntry { message, modified_ms })
+            .collect()
     }
 
     /// A session for a service inside the process (shadow, jobs, rules): it subscribes and
@@ -604,5 +649,46 @@ fn subscription_op(session: &SessionHandle, filter: &str, sub: &Subscription) ->
         client_id: session.client_id().to_string(),
         filter: filter.to_owned(),
         options: persist::encode_subscription(sub),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod retained_read_tests {
+    use bytes::Bytes;
+    use ferrocore_mqtt::TopicName;
+
+    use super::*;
+
+    fn retain(broker: &Broker, topic: &str, payload: &'static str, now_ms: u64) {
+        let message = Message::new(
+            TopicName::new(topic).unwrap(),
+            Bytes::from_static(payload.as_bytes()),
+            QoS::AtLeastOnce,
+            true,
+        );
+        broker.publish(message, now_ms);
+    }
+
+    #[test]
+    fn retained_pages_are_in_topic_order_with_their_time() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        retain(&broker, "b", "2", 20);
+        retain(&broker, "a", "1", 10);
+        retain(&broker, "c", "3", 30);
+        let topics = |page: &[RetainedEntry]| -> Vec<String> {
+            page.iter().map(|e| e.message.topic.to_string()).collect()
+        };
+        let first = broker.retained_page(None, 2, 40);
+        assert_eq!(topics(&first), ["a", "b"]);
+        assert_eq!(first[0].modified_ms, 10);
+        let second = broker.retained_page(Some("b"), 2, 40);
+        assert_eq!(topics(&second), ["c"]);
+        assert!(broker.retained_page(Some("c"), 2, 40).is_empty());
+        retain(&broker, "a", "new", 50);
+        assert_eq!(broker.retained_entry("a", 60).unwrap().modified_ms, 50);
+        retain(&broker, "a", "", 70);
+        assert_eq!(broker.retained_entry("a", 80), None);
+        assert_eq!(topics(&broker.retained_page(None, 10, 80)), ["b", "c"]);
     }
 }

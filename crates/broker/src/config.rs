@@ -77,6 +77,9 @@ pub struct BrokerConfig {
     pub publisher_wait_ms: u64,
     /// Whether `$` topics are publishable only where AWS allows it.
     pub enforce_reserved_topics: bool,
+    /// Whether lifecycle events (`$aws/events/presence/...`, `$aws/events/subscriptions/...`)
+    /// are published, as AWS always does.
+    pub lifecycle_events: bool,
 }
 
 impl Default for BrokerConfig {
@@ -110,6 +113,7 @@ impl BrokerConfig {
             max_queued_messages: 10_000,
             publisher_wait_ms: 100,
             enforce_reserved_topics: true,
+            lifecycle_events: true,
         };
         match profile {
             Profile::Aws => aws,

@@ -13,6 +13,7 @@
 //! Time is always an argument (`now_ms`, milliseconds since the Unix epoch).
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ferrocore_mqtt::{
@@ -24,6 +25,7 @@ use ferrocore_store::{Commit, Op};
 
 use crate::broker::{Broker, ConnectRequest};
 use crate::close::CloseReason;
+use crate::events::{self, ConnectionIdentity};
 use crate::limits::{check_topic, client_may_publish};
 use crate::message::{Delivery, Message};
 use crate::session::{Link, Outgoing, SessionHandle, Subscription};
@@ -66,6 +68,7 @@ pub struct DelayedWill {
 #[derive(Debug)]
 pub struct Connection {
     broker: Broker,
+    peer: Option<SocketAddr>,
     active: Option<Active>,
     congested: Option<Arc<SessionHandle>>,
     closed: bool,
@@ -86,6 +89,8 @@ struct Active {
     aliases: HashMap<u16, TopicName>,
     client_max_packet: usize,
     rate: Option<TokenBucket>,
+    /// Identity in lifecycle events; `None` when they are off or the id cannot carry them.
+    events: Option<ConnectionIdentity>,
 }
 
 /// Publishes allowed per second, refilled continuously.
@@ -122,12 +127,18 @@ impl Connection {
     pub fn new(broker: Broker) -> Connection {
         Connection {
             broker,
+            peer: None,
             active: None,
             congested: None,
             closed: false,
             transmit: VecDeque::new(),
             ops: Vec::new(),
         }
+    }
+
+    /// A connection from `peer`, whose address its lifecycle events report.
+    pub fn with_peer(broker: Broker, peer: Option<SocketAddr>) -> Connection {
+        Connection { peer, ..Connection::new(broker) }
     }
 
     /// The protocol version, once CONNECT was accepted.
@@ -237,7 +248,7 @@ impl Connection {
                 Ok(())
             }
             Packet::Subscribe(subscribe) => self.handle_subscribe(subscribe, now_ms),
-            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(unsubscribe),
+            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(unsubscribe, now_ms),
             Packet::PingReq => {
                 self.send(Packet::PingResp);
                 Ok(())
@@ -341,6 +352,18 @@ impl Connection {
         }
         self.flush_ops();
         self.broker.disconnect(&active.session, &active.link, now_ms);
+        if let Some(id) = &active.events {
+            self.broker.versions().seen(&id.client_id, now_ms);
+            let by_client = matches!(
+                reason,
+                CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill
+            );
+            if let Some(message) =
+                events::disconnected(id, reason.lifecycle_name(), by_client, now_ms)
+            {
+                self.broker.publish(message, now_ms);
+            }
+        }
         delayed
     }
 
@@ -475,6 +498,18 @@ impl Connection {
             .properties
             .maximum_packet_size
             .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        let events = (config.lifecycle_events && events::has_events(&client_id)).then(|| {
+            ConnectionIdentity {
+                client_id: Arc::clone(&client_id),
+                session_identifier: uuid::Uuid::new_v4(),
+                principal_identifier: std::borrow::Cow::Borrowed("anonymous"),
+                ip_address: self.peer.map(|p| p.ip()),
+                version_number: self.broker.versions().next(&client_id, now_ms),
+            }
+        });
+        if let Some(message) = events.as_ref().and_then(|id| events::connected(id, now_ms)) {
+            self.broker.publish(message, now_ms);
+        }
         self.active = Some(Active {
             protocol: connect.protocol,
             client_id,
@@ -487,6 +522,7 @@ impl Connection {
             aliases: HashMap::new(),
             client_max_packet,
             rate: config.publish_rate_limit().map(|rate| TokenBucket::new(rate, now_ms)),
+            events,
         });
         self.send_after(attached.commit, connack);
         Ok(())
@@ -718,11 +754,13 @@ impl Connection {
             let id = subscribe.properties.subscription_identifier;
             accepted.push((raw, parsed, Subscription { options, id }));
         }
+        let topics: Vec<String> = accepted.iter().map(|(raw, _, _)| raw.clone()).collect();
         let (_, commit) = if accepted.is_empty() {
             (Vec::new(), None)
         } else {
             self.broker.subscribe(&session, accepted, now_ms)
         };
+        self.publish_subscription_event(true, &topics, now_ms);
         let suback = Packet::SubAck(SubAck {
             packet_id: subscribe.packet_id,
             reasons,
@@ -732,9 +770,17 @@ impl Connection {
         Ok(())
     }
 
-    fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Step {
+    fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe, now_ms: u64) -> Step {
         let session = Arc::clone(&self.active()?.session);
         let existed = self.broker.unsubscribe(&session, &unsubscribe.filters);
+        let removed: Vec<String> = unsubscribe
+            .filters
+            .iter()
+            .zip(&existed)
+            .filter(|(_, e)| **e)
+            .map(|(f, _)| f.clone())
+            .collect();
+        self.publish_subscription_event(false, &removed, now_ms);
         let reasons = existed
             .into_iter()
             .map(|e| if e { ReasonCode::Success } else { ReasonCode::NoSubscriptionExisted })
@@ -745,6 +791,16 @@ impl Connection {
             properties: AckProperties::default(),
         }));
         Ok(())
+    }
+
+    fn publish_subscription_event(&self, subscribed: bool, topics: &[String], now_ms: u64) {
+        let Some(id) = self.active.as_ref().and_then(|a| a.events.as_ref()) else { return };
+        if topics.is_empty() {
+            return;
+        }
+        if let Some(message) = events::subscriptions(id, subscribed, topics, now_ms) {
+            self.broker.publish(message, now_ms);
+        }
     }
 
     fn handle_disconnect(&mut self, disconnect: Disconnect) -> Step {

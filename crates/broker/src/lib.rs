@@ -20,6 +20,7 @@ pub mod broker;
 pub mod close;
 pub mod config;
 pub mod connection;
+pub mod events;
 pub mod internal;
 pub mod limits;
 pub mod message;

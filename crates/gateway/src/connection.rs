@@ -91,7 +91,7 @@ pub async fn serve_connection<S>(
     let mut driver = Driver {
         stream,
         decoder: Decoder::new(max_packet),
-        connection: Connection::new(broker.clone()),
+        connection: Connection::with_peer(broker.clone(), peer),
         read_buf: BytesMut::new(),
         write_buf: BytesMut::new(),
         queue: VecDeque::new(),

@@ -13,7 +13,8 @@ pub mod config;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ferrocore_api::{ApiState, Endpoints};
+use ferrocore_api::sigv4::{CONTROL_PLANE_SERVICES, DATA_PLANE_SERVICES};
+use ferrocore_api::{ApiState, DataPlane, Endpoints};
 use ferrocore_auth::sigv4::Rules;
 use ferrocore_auth::{AccessKey, KeyStore, Verifier};
 use ferrocore_broker::{Broker, CloseReason, now_ms};
@@ -122,8 +123,15 @@ impl Server {
                 .map_err(|source| StartError::Bind { addr, source })?;
             api_addr = listener.local_addr().ok();
             tracing::info!(addr = ?api_addr, "AWS API listening (plain HTTP)");
-            let verifier = Verifier::new(keys, Rules::new(config.region.clone(), &["iot"]));
-            let state = ApiState::new(registry.clone(), verifier, Endpoints::all(&config.hostname));
+            let services: Vec<&str> =
+                CONTROL_PLANE_SERVICES.iter().chain(DATA_PLANE_SERVICES).copied().collect();
+            let verifier = Verifier::new(keys, Rules::new(config.region.clone(), &services));
+            let state = ApiState::with_data_plane(
+                registry.clone(),
+                verifier,
+                Endpoints::all(&config.hostname),
+                DataPlane { shadows: shadows.clone(), broker: broker.clone() },
+            );
             let stop = shutdown.clone();
             tracker.spawn(async move {
                 if let Err(error) =

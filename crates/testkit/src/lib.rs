@@ -8,6 +8,8 @@
 //!   codec, for malformed input and exact protocol checks.
 //! - [`TestServer::iot_client`]: the AWS SDK for Rust's `iot` client, pointed at the server's
 //!   API with the admin key; [`http`] sends raw HTTP requests for what the SDK cannot send.
+//! - [`TestServer::iot_data_client`]: the same for the `iot-data` data plane
+//!   (`aws-sdk-iotdataplane`), on the same listener.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -115,6 +117,42 @@ impl TestServer {
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             // Errors should surface at once, not after retries.
             .retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled())
+    }
+
+    /// An `iot-data` (data plane) client with the admin key.
+    pub fn iot_data_client(&self) -> aws_sdk_iotdataplane::Client {
+        self.iot_data_client_with(ADMIN_KEY_ID, ADMIN_SECRET)
+    }
+
+    /// An `iot-data` client with other credentials.
+    pub fn iot_data_client_with(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+    ) -> aws_sdk_iotdataplane::Client {
+        aws_sdk_iotdataplane::Client::from_conf(self.iot_data_config(access_key_id, secret).build())
+    }
+
+    /// The configuration of [`TestServer::iot_data_client_with`], to adjust further.
+    pub fn iot_data_config(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+    ) -> aws_sdk_iotdataplane::config::Builder {
+        let credentials = aws_credential_types::Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "ferrocore-testkit",
+        );
+        aws_sdk_iotdataplane::Config::builder()
+            .behavior_version(aws_sdk_iotdataplane::config::BehaviorVersion::latest())
+            .region(aws_sdk_iotdataplane::config::Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(credentials)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_iotdataplane::config::retry::RetryConfig::disabled())
     }
 
     /// The server's access keys, to create or revoke keys in tests.

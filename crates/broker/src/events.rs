@@ -1,0 +1,208 @@
+//! AWS IoT lifecycle events: presence (`$aws/events/presence/{connected|disconnected}/{clientId}`)
+//! and subscriptions (`$aws/events/subscriptions/{subscribed|unsubscribed}/{clientId}`), with
+//! the payload fields AWS documents, and the per-client version numbers they carry.
+//!
+//! Payloads are built here as pure functions; the connection publishes them through the broker
+//! like any other message, so subscribers (and later rules) see them with normal routing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferrocore_mqtt::{QoS, TopicName};
+use parking_lot::Mutex;
+use serde_json::json;
+
+use crate::message::Message;
+
+/// How long a client's version number is remembered while it is offline (AWS resets it after
+/// about an hour).
+const VERSION_MEMORY_MS: u64 = 3_600_000;
+
+/// What identifies one connection in its events.
+#[derive(Debug, Clone)]
+pub struct ConnectionIdentity {
+    /// The client identifier.
+    pub client_id: Arc<str>,
+    /// A UUID for this connection, shared by its connected and disconnected events (kept as
+    /// 16 bytes and formatted when an event is built: connections are many, events few).
+    pub session_identifier: uuid::Uuid,
+    /// Who authenticated (certificate id, access key, ...); `anonymous` on the development
+    /// listener.
+    pub principal_identifier: Cow<'static, str>,
+    /// The client's address.
+    pub ip_address: Option<IpAddr>,
+    /// The version number shared by this connection's connected and disconnected events.
+    pub version_number: u64,
+}
+
+/// Whether a client identifier gets lifecycle events: AWS sends none for ids holding MQTT
+/// wildcards, which cannot be part of a topic name.
+pub fn has_events(client_id: &str) -> bool {
+    !client_id.contains(['#', '+', '/']) && !client_id.is_empty()
+}
+
+/// The `connected` presence event.
+pub fn connected(id: &ConnectionIdentity, now_ms: u64) -> Option<Message> {
+    let mut payload = json!({
+        "clientId": &*id.client_id,
+        "timestamp": now_ms,
+        "eventType": "connected",
+        "sessionIdentifier": id.session_identifier.to_string(),
+        "principalIdentifier": &*id.principal_identifier,
+        "versionNumber": id.version_number,
+    });
+    if let Some(ip) = id.ip_address {
+        payload["ipAddress"] = json!(ip.to_string());
+    }
+    event(&format!("$aws/events/presence/connected/{}", id.client_id), &payload)
+}
+
+/// The `disconnected` presence event.
+pub fn disconnected(
+    id: &ConnectionIdentity,
+    reason: &str,
+    client_initiated: bool,
+    now_ms: u64,
+) -> Option<Message> {
+    let payload = json!({
+        "clientId": &*id.client_id,
+        "timestamp": now_ms,
+        "eventType": "disconnected",
+        "clientInitiatedDisconnect": client_initiated,
+        "sessionIdentifier": id.session_identifier.to_string(),
+        "principalIdentifier": &*id.principal_identifier,
+        "disconnectReason": reason,
+        "versionNumber": id.version_number,
+    });
+    event(&format!("$aws/events/presence/disconnected/{}", id.client_id), &payload)
+}
+
+/// A `subscribed` or `unsubscribed` event for `topics`.
+pub fn subscriptions(
+    id: &ConnectionIdentity,
+    subscribed: bool,
+    topics: &[String],
+    now_ms: u64,
+) -> Option<Message> {
+    let kind = if subscribed { "subscribed" } else { "unsubscribed" };
+    let payload = json!({
+        "clientId": &*id.client_id,
+        "timestamp": now_ms,
+        "eventType": kind,
+        "sessionIdentifier": id.session_identifier.to_string(),
+        "principalIdentifier": &*id.principal_identifier,
+        "topics": topics,
+    });
+    event(&format!("$aws/events/subscriptions/{kind}/{}", id.client_id), &payload)
+}
+
+fn event(topic: &str, payload: &serde_json::Value) -> Option<Message> {
+    let topic = TopicName::new(topic).ok()?;
+    let body = serde_json::to_vec(payload).ok()?;
+    Some(Message::new(topic, Bytes::from(body), QoS::AtLeastOnce, false))
+}
+
+/// Version numbers of client identifiers: one more for every connection, remembered for an
+/// hour after the client was last seen.
+#[derive(Debug, Default)]
+pub struct Versions {
+    by_client: Mutex<HashMap<Arc<str>, (u64, u64)>>,
+}
+
+impl Versions {
+    /// The version number of a new connection of `client_id`.
+    pub fn next(&self, client_id: &Arc<str>, now_ms: u64) -> u64 {
+        let mut map = self.by_client.lock();
+        let entry = map.entry(Arc::clone(client_id)).or_insert((0, now_ms));
+        if now_ms.saturating_sub(entry.1) > VERSION_MEMORY_MS {
+            entry.0 = 0;
+        }
+        entry.0 += 1;
+        entry.1 = now_ms;
+        entry.0
+    }
+
+    /// Notes that `client_id` was seen (at disconnect), for the reset clock.
+    pub fn seen(&self, client_id: &str, now_ms: u64) {
+        if let Some(entry) = self.by_client.lock().get_mut(client_id) {
+            entry.1 = now_ms;
+        }
+    }
+
+    /// Forgets clients not seen for an hour.
+    pub fn sweep(&self, now_ms: u64) {
+        self.by_client
+            .lock()
+            .retain(|_, (_, seen)| now_ms.saturating_sub(*seen) <= VERSION_MEMORY_MS);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn identity() -> ConnectionIdentity {
+        ConnectionIdentity {
+            client_id: Arc::from("dev-1"),
+            session_identifier: uuid::Uuid::nil(),
+            principal_identifier: Cow::Borrowed("anonymous"),
+            ip_address: Some("127.0.0.1".parse().unwrap()),
+            version_number: 3,
+        }
+    }
+
+    fn body(message: &Message) -> serde_json::Value {
+        serde_json::from_slice(&message.payload).unwrap()
+    }
+
+    #[test]
+    fn presence_payloads_carry_aws_fields() {
+        let c = connected(&identity(), 1000).unwrap();
+        assert_eq!(c.topic.as_str(), "$aws/events/presence/connected/dev-1");
+        let b = body(&c);
+        assert_eq!(b["eventType"], "connected");
+        assert_eq!(b["ipAddress"], "127.0.0.1");
+        assert_eq!(b["versionNumber"], 3);
+        assert_eq!(b["timestamp"], 1000);
+        let d = disconnected(&identity(), "CONNECTION_LOST", false, 2000).unwrap();
+        assert_eq!(d.topic.as_str(), "$aws/events/presence/disconnected/dev-1");
+        let b = body(&d);
+        assert_eq!(b["disconnectReason"], "CONNECTION_LOST");
+        assert_eq!(b["clientInitiatedDisconnect"], false);
+        assert_eq!(b["versionNumber"], 3);
+        assert!(b.get("ipAddress").is_none());
+    }
+
+    #[test]
+    fn subscription_payloads_list_topics() {
+        let s = subscriptions(&identity(), true, &["a/b".into(), "c/#".into()], 5).unwrap();
+        assert_eq!(s.topic.as_str(), "$aws/events/subscriptions/subscribed/dev-1");
+        assert_eq!(body(&s)["topics"], json!(["a/b", "c/#"]));
+        let u = subscriptions(&identity(), false, &["a/b".into()], 5).unwrap();
+        assert_eq!(u.topic.as_str(), "$aws/events/subscriptions/unsubscribed/dev-1");
+    }
+
+    #[test]
+    fn versions_grow_per_client_and_reset_after_an_hour() {
+        let v = Versions::default();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        assert_eq!(v.next(&a, 0), 1);
+        assert_eq!(v.next(&a, 10), 2);
+        assert_eq!(v.next(&b, 10), 1);
+        v.seen("a", 20);
+        assert_eq!(v.next(&a, 20 + VERSION_MEMORY_MS + 1), 1);
+        v.sweep(21 + 2 * VERSION_MEMORY_MS + 1);
+        assert!(v.by_client.lock().is_empty());
+    }
+
+    #[test]
+    fn wildcard_client_ids_get_no_events() {
+        assert!(has_events("dev-1"));
+        assert!(!has_events("a+b"));
+        assert!(!has_events("a#"));
+    }
+}
