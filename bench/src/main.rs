@@ -43,6 +43,8 @@ enum Scenario {
     Conns,
     /// N persistent subscribers offline while `--messages` QoS 1 messages each are queued.
     Persistent,
+    /// N devices each updating their own shadow over MQTT, one request in flight each.
+    Shadow,
 }
 
 impl Scenario {
@@ -54,12 +56,13 @@ impl Scenario {
             Scenario::Latency => "latency",
             Scenario::Conns => "conns",
             Scenario::Persistent => "persistent",
+            Scenario::Shadow => "shadow",
         }
     }
 
     fn default_clients(self) -> usize {
         match self {
-            Scenario::P2p | Scenario::Persistent => 16,
+            Scenario::P2p | Scenario::Persistent | Scenario::Shadow => 16,
             Scenario::Fanin | Scenario::Fanout => 64,
             Scenario::Latency => 1,
             Scenario::Conns => 15_000,
@@ -138,7 +141,8 @@ fn main() -> ExitCode {
     let mut report = Report::default();
     report.set("label", args.label.clone());
     report.set("scenario", args.scenario.name());
-    let qos = if args.scenario == Scenario::Persistent { 1 } else { args.qos };
+    let qos =
+        if matches!(args.scenario, Scenario::Persistent | Scenario::Shadow) { 1 } else { args.qos };
     report.set("qos", u64::from(qos));
     report.set("mqtt_version", if args.mqtt_version == 5 { "5" } else { "3.1.1" });
     report.set("clients", args.clients.unwrap_or(args.scenario.default_clients()));
@@ -206,6 +210,7 @@ async fn run(args: &Args, nofile: u64, report: &mut Report) -> Result<()> {
         Scenario::Latency => scenarios::latency::run(&cfg, report).await,
         Scenario::Conns => scenarios::conns::run(&cfg, report).await,
         Scenario::Persistent => scenarios::persistent::run(&cfg, report).await,
+        Scenario::Shadow => scenarios::shadow::run(&cfg, report).await,
     }
 }
 

@@ -9,6 +9,7 @@
 pub(crate) mod conns;
 pub(crate) mod latency;
 pub(crate) mod persistent;
+pub(crate) mod shadow;
 pub(crate) mod throughput;
 
 use std::sync::Arc;
