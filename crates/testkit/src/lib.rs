@@ -101,13 +101,7 @@ impl TestServer {
 
     /// The configuration of [`TestServer::iot_client_with`], to adjust further (region, clock).
     pub fn iot_config(&self, access_key_id: &str, secret: &str) -> aws_sdk_iot::config::Builder {
-        let credentials = aws_credential_types::Credentials::new(
-            access_key_id,
-            secret,
-            None,
-            None,
-            "ferrocore-testkit",
-        );
+        let credentials = static_credentials(access_key_id, secret);
         aws_sdk_iot::Config::builder()
             .behavior_version(aws_sdk_iot::config::BehaviorVersion::latest())
             .region(aws_sdk_iot::config::Region::new(REGION))
@@ -139,13 +133,7 @@ impl TestServer {
         access_key_id: &str,
         secret: &str,
     ) -> aws_sdk_iotdataplane::config::Builder {
-        let credentials = aws_credential_types::Credentials::new(
-            access_key_id,
-            secret,
-            None,
-            None,
-            "ferrocore-testkit",
-        );
+        let credentials = static_credentials(access_key_id, secret);
         aws_sdk_iotdataplane::Config::builder()
             .behavior_version(aws_sdk_iotdataplane::config::BehaviorVersion::latest())
             .region(aws_sdk_iotdataplane::config::Region::new(REGION))
@@ -202,6 +190,11 @@ impl TestServer {
     pub async fn raw(&self) -> RawClient {
         RawClient::connect(self.addr).await
     }
+}
+
+/// Fixed credentials for the SDK clients of the tests.
+fn static_credentials(access_key_id: &str, secret: &str) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(access_key_id, secret, None, None, "ferrocore-testkit")
 }
 
 /// Sends the server's logs to the test output when `RUST_LOG` is set.
