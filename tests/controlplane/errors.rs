@@ -33,53 +33,6 @@ async fn names_that_break_the_model_pattern_or_length() {
     assert_eq!(code, "InvalidRequestException");
 }
 
-/// Sends a signed request with an arbitrary body, through the SDK's signer.
-async fn raw_signed(
-    server: &TestServer,
-    method: &str,
-    target: &str,
-    body: &[u8],
-) -> ferrocore_testkit::http::Response {
-    use std::time::SystemTime;
-
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(
-        ferrocore_testkit::ADMIN_KEY_ID,
-        ferrocore_testkit::ADMIN_SECRET,
-        None,
-        None,
-        "t",
-    )
-    .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("iot")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let host = server.api_addr.to_string();
-    let uri = format!("http://{host}{target}");
-    let headers = [("host", host.as_str())];
-    let signable =
-        SignableRequest::new(method, &uri, headers.iter().copied(), SignableBody::Bytes(body))
-            .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut request = ::http::Request::builder().method(method).uri(&uri).body(()).unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter(|(name, _)| *name != "host")
-        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-        .collect();
-    let headers: Vec<(&str, &str)> =
-        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    ferrocore_testkit::http::request(server.api_addr, method, target, &headers, body).await
-}
-
 #[tokio::test]
 async fn malformed_json_and_wrong_member_types_are_invalid_requests() {
     let server = TestServer::start().await;
@@ -89,7 +42,7 @@ async fn malformed_json_and_wrong_member_types_are_invalid_requests() {
         br#"{"attributePayload": {"attributes": ["a"]}}"#,
         br#"[1, 2]"#,
     ] {
-        let response = raw_signed(&server, "POST", "/things/t1", body).await;
+        let response = server.raw_signed("iot", "POST", "/things/t1", body).await;
         assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
         assert_eq!(response.header("x-amzn-errortype"), Some("InvalidRequestException"));
         let message = response.json()["message"].as_str().unwrap().to_owned();
@@ -97,13 +50,13 @@ async fn malformed_json_and_wrong_member_types_are_invalid_requests() {
     }
     // Unknown members are ignored, as AWS does for members of newer models.
     let response =
-        raw_signed(&server, "POST", "/things/t2", br#"{"someFutureMember": true}"#).await;
+        server.raw_signed("iot", "POST", "/things/t2", br#"{"someFutureMember": true}"#).await;
     assert_eq!(response.status, 200);
     // Query parameters of the wrong type.
-    let response = raw_signed(&server, "GET", "/things?maxResults=many", b"").await;
+    let response = server.raw_signed("iot", "GET", "/things?maxResults=many", b"").await;
     assert_eq!(response.status, 400);
     assert_eq!(response.header("x-amzn-errortype"), Some("InvalidRequestException"));
-    let response = raw_signed(&server, "DELETE", "/things/t2?expectedVersion=x", b"").await;
+    let response = server.raw_signed("iot", "DELETE", "/things/t2?expectedVersion=x", b"").await;
     assert_eq!(response.status, 400);
 }
 
@@ -113,7 +66,7 @@ async fn unknown_routes_are_unknown_operations() {
     for (method, target) in
         [("GET", "/no-such-thing"), ("PUT", "/things/t"), ("GET", "/things/t/nothing")]
     {
-        let response = raw_signed(&server, method, target, b"").await;
+        let response = server.raw_signed("iot", method, target, b"").await;
         assert_eq!(response.status, 404, "{method} {target}");
         assert_eq!(response.header("x-amzn-errortype"), Some("UnknownOperationException"));
         assert!(response.json()["message"].as_str().unwrap().contains(target));

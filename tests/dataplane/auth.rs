@@ -3,7 +3,7 @@
 
 use ferrocore_testkit::TestServer;
 
-use crate::{error_of, raw_signed};
+use crate::error_of;
 
 #[tokio::test]
 async fn data_plane_keys_use_the_data_plane_and_not_the_control_plane() {
@@ -37,21 +37,21 @@ async fn data_plane_keys_use_the_data_plane_and_not_the_control_plane() {
 async fn the_scope_service_not_the_path_picks_the_api() {
     let server = TestServer::start().await;
     // The Shadow REST documentation's signing name reaches the data plane.
-    let response = raw_signed(&server, "iotdevicegateway", "GET", "/things/x/shadow", b"").await;
+    let response = server.raw_signed("iotdevicegateway", "GET", "/things/x/shadow", b"").await;
     assert_eq!(
         (response.status, response.header("x-amzn-errortype")),
         (404, Some("ResourceNotFoundException"))
     );
     // The same path signed for `iot` is no control-plane operation.
-    let response = raw_signed(&server, "iot", "GET", "/things/x/shadow", b"").await;
+    let response = server.raw_signed("iot", "GET", "/things/x/shadow", b"").await;
     assert_eq!(response.header("x-amzn-errortype"), Some("UnknownOperationException"));
     // And a control-plane path signed for `iotdata` is no data-plane operation.
-    let response = raw_signed(&server, "iotdata", "GET", "/things", b"").await;
+    let response = server.raw_signed("iotdata", "GET", "/things", b"").await;
     assert_eq!(response.header("x-amzn-errortype"), Some("UnknownOperationException"));
-    let response = raw_signed(&server, "iot", "GET", "/things", b"").await;
+    let response = server.raw_signed("iot", "GET", "/things", b"").await;
     assert_eq!(response.status, 200);
     // Other services' scopes are refused.
-    let response = raw_signed(&server, "s3", "GET", "/things/x/shadow", b"").await;
+    let response = server.raw_signed("s3", "GET", "/things/x/shadow", b"").await;
     assert_eq!(
         (response.status, response.header("x-amzn-errortype")),
         (403, Some("InvalidSignatureException"))

@@ -9,7 +9,7 @@ use ferrocore_testkit::TestServer;
 use rumqttc::v5::mqttbytes::QoS as QoS5;
 use serde_json::json;
 
-use crate::{error_of, raw_signed};
+use crate::error_of;
 
 #[tokio::test]
 async fn a_publish_reaches_mqtt5_subscribers_with_its_properties() {
@@ -74,7 +74,7 @@ async fn a_publish_reaches_mqtt311_subscribers_at_the_lower_qos() {
     assert!(publish.payload.is_empty());
 
     // A raw request with the slashes unencoded reaches the same topic, and AWS's answer.
-    let response = raw_signed(&server, "iotdata", "POST", "/topics/a/raw?qos=1", b"y").await;
+    let response = server.raw_signed("iotdata", "POST", "/topics/a/raw?qos=1", b"y").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["message"], "OK");
     assert!(response.json()["traceId"].is_string());
@@ -136,9 +136,9 @@ async fn reserved_topics_limits_and_bad_parameters_are_refused() {
     assert_eq!(code, "InvalidRequestException");
     let (code, _, _) = error_of(data.publish().topic("ok").correlation_data("%%%").send().await);
     assert_eq!(code, "InvalidRequestException");
-    let response = raw_signed(&server, "iotdata", "POST", "/topics/ok?retain=maybe", b"").await;
+    let response = server.raw_signed("iotdata", "POST", "/topics/ok?retain=maybe", b"").await;
     assert_eq!(response.status, 400);
-    let response = raw_signed(&server, "iotdata", "GET", "/topics/ok", b"").await;
+    let response = server.raw_signed("iotdata", "GET", "/topics/ok", b"").await;
     assert_eq!(response.header("x-amzn-errortype"), Some("MethodNotAllowedException"));
     // Nothing refused was delivered.
     sub.no_publish().await;

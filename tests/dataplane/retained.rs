@@ -7,7 +7,7 @@ use aws_sdk_iotdataplane::primitives::Blob;
 use ferrocore_testkit::TestServer;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
-use crate::{error_of, raw_signed};
+use crate::error_of;
 
 fn now_ms() -> i64 {
     i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap()
@@ -126,7 +126,7 @@ async fn retained_messages_list_in_pages() {
     assert_eq!((code.as_str(), status), ("InvalidRequestException", 400));
     let (code, _, _) = error_of(data.list_retained_messages().next_token("garbage!").send().await);
     assert_eq!(code, "InvalidRequestException");
-    let response = raw_signed(&server, "iotdata", "DELETE", "/retainedMessage/r/a", b"").await;
+    let response = server.raw_signed("iotdata", "DELETE", "/retainedMessage/r/a", b"").await;
     assert_eq!(response.header("x-amzn-errortype"), Some("MethodNotAllowedException"));
 }
 

@@ -6,7 +6,7 @@ use ferrocore_testkit::TestServer;
 use rumqttc::QoS;
 use serde_json::{Value, json};
 
-use crate::{error_of, raw_signed};
+use crate::error_of;
 
 fn doc(blob: Option<Blob>) -> Value {
     serde_json::from_slice(blob.unwrap().as_ref()).unwrap()
@@ -238,11 +238,11 @@ async fn shadow_errors_have_the_iot_data_names_and_statuses() {
     assert_eq!(full["state"]["desired"], json!({"a": 1}));
 
     // A known route with another method.
-    let response = raw_signed(&server, "iotdata", "PUT", "/things/t/shadow", b"{}").await;
+    let response = server.raw_signed("iotdata", "PUT", "/things/t/shadow", b"{}").await;
     assert_eq!(response.status, 405);
     assert_eq!(response.header("x-amzn-errortype"), Some("MethodNotAllowedException"));
     // Shadow error bodies are AWS's error documents.
-    let response = raw_signed(&server, "iotdata", "GET", "/things/none/shadow", b"").await;
+    let response = server.raw_signed("iotdata", "GET", "/things/none/shadow", b"").await;
     assert_eq!(response.status, 404);
     assert_eq!(response.json()["code"], 404);
 }

@@ -143,6 +143,49 @@ impl TestServer {
             .retry_config(aws_sdk_iotdataplane::config::retry::RetryConfig::disabled())
     }
 
+    /// Sends a request signed (by the SDK's own signer) with the admin key for signing name
+    /// `service`, for what the SDKs will not send: other methods, raw bodies.
+    pub async fn raw_signed(
+        &self,
+        service: &str,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> http::Response {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let identity = static_credentials(ADMIN_KEY_ID, ADMIN_SECRET).into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name(service)
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let url = format!("{}{target}", self.endpoint_url());
+        let host = self.api_addr.to_string();
+        let signable = SignableRequest::new(
+            method,
+            &url,
+            [("host", host.as_str())].into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = ::http::Request::builder().method(method).uri(&url).body(()).unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str() != "host")
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let headers: Vec<(&str, &str)> =
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        http::request(self.api_addr, method, target, &headers, body).await
+    }
+
     /// The server's access keys, to create or revoke keys in tests.
     pub fn keys(&self) -> ferrocore_auth::KeyStore {
         ferrocore_auth::KeyStore::new(self.server().store().clone())
@@ -190,6 +233,23 @@ impl TestServer {
     pub async fn raw(&self) -> RawClient {
         RawClient::connect(self.addr).await
     }
+}
+
+/// The AWS error name, HTTP status and message of a failed SDK call (of either SDK: they
+/// share the error and response types); panics if it succeeded.
+pub fn error_of<T, E>(
+    result: Result<T, aws_sdk_iot::error::SdkError<E, aws_sdk_iot::config::http::HttpResponse>>,
+) -> (String, u16, String)
+where
+    T: std::fmt::Debug,
+    E: aws_sdk_iot::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_iot::error::ProvideErrorMetadata;
+    let error = result.expect_err("the call should have failed");
+    let status = error.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    let code = error.code().unwrap_or_else(|| panic!("no error code in {error:?}")).to_owned();
+    let message = error.message().unwrap_or_default().to_owned();
+    (code, status, message)
 }
 
 /// Fixed credentials for the SDK clients of the tests.

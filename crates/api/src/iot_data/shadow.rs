@@ -23,18 +23,37 @@ pub(super) struct ShadowQuery {
     name: Option<String>,
 }
 
+/// The three shadow operations, which differ only in the service call.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Get,
+    Update,
+    Delete,
+}
+
+/// Runs one shadow operation on the shadow the path and `?name=` name.
+async fn run(state: &ApiState, thing: &str, name: Option<&str>, op: Op, body: &[u8]) -> Response {
+    let result = async {
+        let data = data(state).map_err(IntoResponse::into_response)?;
+        let id = ShadowId::new(thing, name).map_err(shadow_error)?;
+        let shadows = &data.shadows;
+        match op {
+            Op::Get => shadows.get(&id, b"").await,
+            Op::Update => shadows.update(&id, body).await,
+            Op::Delete => shadows.delete(&id, b"").await,
+        }
+        .map_err(shadow_error)
+    };
+    respond(result.await)
+}
+
 /// `GET /things/{thingName}/shadow`.
 pub(super) async fn get(
     State(state): State<ApiState>,
     AwsPath(thing): AwsPath<String>,
     AwsQuery(query): AwsQuery<ShadowQuery>,
 ) -> Response {
-    let result = async {
-        let data = data(&state).map_err(IntoResponse::into_response)?;
-        let id = ShadowId::new(&thing, query.name.as_deref()).map_err(shadow_error)?;
-        data.shadows.get(&id, b"").await.map_err(shadow_error)
-    };
-    respond(result.await)
+    run(&state, &thing, query.name.as_deref(), Op::Get, b"").await
 }
 
 /// `POST /things/{thingName}/shadow`: the body is the request state document.
@@ -44,12 +63,7 @@ pub(super) async fn update(
     AwsQuery(query): AwsQuery<ShadowQuery>,
     body: Bytes,
 ) -> Response {
-    let result = async {
-        let data = data(&state).map_err(IntoResponse::into_response)?;
-        let id = ShadowId::new(&thing, query.name.as_deref()).map_err(shadow_error)?;
-        data.shadows.update(&id, &body).await.map_err(shadow_error)
-    };
-    respond(result.await)
+    run(&state, &thing, query.name.as_deref(), Op::Update, &body).await
 }
 
 /// `DELETE /things/{thingName}/shadow`.
@@ -58,12 +72,7 @@ pub(super) async fn delete(
     AwsPath(thing): AwsPath<String>,
     AwsQuery(query): AwsQuery<ShadowQuery>,
 ) -> Response {
-    let result = async {
-        let data = data(&state).map_err(IntoResponse::into_response)?;
-        let id = ShadowId::new(&thing, query.name.as_deref()).map_err(shadow_error)?;
-        data.shadows.delete(&id, b"").await.map_err(shadow_error)
-    };
-    respond(result.await)
+    run(&state, &thing, query.name.as_deref(), Op::Delete, b"").await
 }
 
 /// ListNamedShadowsForThing's query.
