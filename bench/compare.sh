@@ -23,8 +23,8 @@ DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-15000}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
-FERROCORE_BIN=${FERROCORE_BIN:-$ROOT/target/release/ferrocore}
-BENCH_BIN=${BENCH_BIN:-$ROOT/target/release/ferrocore-bench}
+FERROCORE_BIN=${FERROCORE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferrocore}
+BENCH_BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferrocore-bench}
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 log() { echo "compare.sh: $*" >&2; }
@@ -90,8 +90,10 @@ while [ "$MQ_PORT" = "$FC_PORT" ]; do MQ_PORT=$(free_port); done
 start_ferrocore() {
     stop_pid "$FC_PID"
     rm -rf "$TMP/ferrocore-data"
-    # The AWS API listener is not measured; off, so that it cannot collide on its fixed port.
-    FERROCORE_API_ADDR=off FERROCORE_BROKER_MAX_PUBLISHES_PER_SECOND=0 "$FERROCORE_BIN" serve \
+    # The AWS API and TLS listeners are not measured; off, so that they cannot collide on
+    # their fixed ports.
+    FERROCORE_API_ADDR=off FERROCORE_MQTTS_ADDR=off FERROCORE_HTTPS_ADDR=off \
+        FERROCORE_BROKER_MAX_PUBLISHES_PER_SECOND=0 "$FERROCORE_BIN" serve \
         --mqtt-addr "127.0.0.1:$FC_PORT" --data-dir "$TMP/ferrocore-data" \
         >>"$TMP/ferrocore.out" 2>>"$TMP/ferrocore.log" &
     FC_PID=$!

@@ -1,15 +1,21 @@
-//! One benchmark client connection: connect (optionally from a chosen source address),
-//! CONNECT/CONNACK, SUBSCRIBE/SUBACK, buffered reads and DISCONNECT.
+//! One benchmark client connection: connect (optionally from a chosen source address, and
+//! optionally over TLS with a client certificate), CONNECT/CONNACK, SUBSCRIBE/SUBACK, buffered
+//! reads and DISCONNECT.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bytes::{Buf, BytesMut};
 use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion, QoS, ReasonCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpSocket;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::wire;
 
@@ -20,7 +26,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) const BIG_READ_BUFFER: usize = 256 * 1024;
 
 /// Where to connect and how to speak.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Target {
     /// The broker's address.
     pub(crate) addr: SocketAddr,
@@ -28,15 +34,69 @@ pub(crate) struct Target {
     pub(crate) version: ProtocolVersion,
     /// Keep-alive sent in CONNECT, in seconds.
     pub(crate) keep_alive: u16,
+    /// TLS, if the broker's listener speaks it.
+    pub(crate) tls: Option<Tls>,
 }
 
+/// A TLS client configuration: the CA to trust and the client certificate to present.
+#[derive(Clone)]
+pub(crate) struct Tls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("server_name", &self.server_name).finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    /// Trusts the PEM certificates in `ca`, presents `cert`/`key` if given, and checks the
+    /// server's certificate against `server_name`.
+    pub(crate) fn load(
+        ca: &Path,
+        client: Option<(&Path, &Path)>,
+        server_name: &str,
+    ) -> Result<Tls> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in
+            CertificateDer::pem_file_iter(ca).with_context(|| format!("{}", ca.display()))?
+        {
+            roots.add(cert?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let config = match client {
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_file_iter(cert)
+                    .with_context(|| format!("{}", cert.display()))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .with_context(|| format!("{}", key.display()))?;
+                builder.with_client_auth_cert(chain, key)?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let server_name = ServerName::try_from(server_name.to_owned())
+            .with_context(|| format!("{server_name} is not a server name"))?;
+        Ok(Tls { connector: TlsConnector::from(Arc::new(config)), server_name })
+    }
+}
+
+/// The read half of a connection (TCP or TLS).
+pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a connection (TCP or TLS).
+pub(crate) type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// A connected MQTT client, split for concurrent reading and writing.
-#[derive(Debug)]
 pub(crate) struct Client {
     /// The read half.
-    pub(crate) reader: OwnedReadHalf,
+    pub(crate) reader: Reader,
     /// The write half.
-    pub(crate) writer: OwnedWriteHalf,
+    pub(crate) writer: Writer,
     /// Bytes read but not yet consumed.
     pub(crate) rbuf: BytesMut,
     /// The protocol version in use.
@@ -47,6 +107,12 @@ pub(crate) struct Client {
     pub(crate) receive_maximum: Option<u16>,
     buffer_size: usize,
     decoder: Decoder,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("version", &self.version).finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -71,7 +137,21 @@ impl Client {
             .context("TCP connect timed out")?
             .with_context(|| format!("connecting to {}", target.addr))?;
         stream.set_nodelay(true)?;
-        let (reader, writer) = stream.into_split();
+        let (reader, writer): (Reader, Writer) = match &target.tls {
+            Some(tls) => {
+                let handshake = tls.connector.connect(tls.server_name.clone(), stream);
+                let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+                    .await
+                    .context("TLS handshake timed out")?
+                    .context("TLS handshake")?;
+                let (reader, writer) = tokio::io::split(stream);
+                (Box::new(reader), Box::new(writer))
+            }
+            None => {
+                let (reader, writer) = stream.into_split();
+                (Box::new(reader), Box::new(writer))
+            }
+        };
         let mut client = Client {
             reader,
             writer,

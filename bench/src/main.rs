@@ -133,6 +133,18 @@ struct Args {
     /// Allow a broker address outside 127.0.0.0/8 and ::1.
     #[arg(long)]
     allow_remote: bool,
+    /// Speak TLS, trusting the CA certificates in this PEM file (Ferrocore: data_dir/ca.pem).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// The client certificate (PEM) every client presents over TLS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// The server name to verify the broker's certificate against (default: --host).
+    #[arg(long)]
+    tls_server_name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -182,8 +194,17 @@ async fn run(args: &Args, nofile: u64, report: &mut Report) -> Result<()> {
     if !(args.duration > 0.0 && args.warmup >= 0.0) {
         bail!("--duration must be positive and --warmup not negative");
     }
+    let tls = match &args.tls_ca {
+        Some(ca) => {
+            let client = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+            let name = args.tls_server_name.as_deref().unwrap_or(&args.host);
+            Some(client::Tls::load(ca, client, name)?)
+        }
+        None => None,
+    };
+    report.set("tls", if tls.is_some() { "yes" } else { "no" });
     let cfg = Config {
-        target: Target { addr, version, keep_alive: args.keep_alive },
+        target: Target { addr, version, keep_alive: args.keep_alive, tls },
         qos,
         payload: args.payload as usize,
         clients: args.clients.unwrap_or(args.scenario.default_clients()),

@@ -5,7 +5,12 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bench;
+mod ca_certificates;
+mod certificates;
 mod errors;
+mod events;
+mod policies;
+mod principals;
 mod sigv4;
 mod tags;
 mod thing_groups;

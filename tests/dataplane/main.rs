@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod auth;
+mod bench;
+mod connections;
 mod publish;
 mod retained;
 mod shadow;

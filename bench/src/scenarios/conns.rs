@@ -46,7 +46,7 @@ pub(crate) async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
         );
     }
     let salt = (std::process::id() as usize) % 250;
-    let target = cfg.target;
+    let target = Arc::new(cfg.target.clone());
     let limit = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
 
     let rss_before = cfg.probe.broker_rss();
@@ -55,6 +55,7 @@ pub(crate) async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     for i in 0..n {
         let permit = limit.clone().acquire_owned().await?;
         let id = cfg.client_id("c", i);
+        let target = target.clone();
         tasks.push(tokio::spawn(async move {
             let ip = IpAddr::V4(source_ip(i, salt));
             let client = Client::connect(&target, &id, true, Some(ip), 64).await;

@@ -74,11 +74,11 @@ impl OnPublish for SeqTracker {
 pub(crate) async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     let k = cfg.clients.max(1);
     let m = cfg.messages.max(1);
-    let target = cfg.target;
+    let target = &cfg.target;
     let connect = |i: usize, clean: bool| {
         let id = cfg.client_id("persist", i);
         async move {
-            Client::connect(&target, &id, clean, None, BIG_READ_BUFFER)
+            Client::connect(target, &id, clean, None, BIG_READ_BUFFER)
                 .await
                 .with_context(|| format!("connecting persistent subscriber {i}"))
         }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use ferrocore_auth::AuthError;
 use ferrocore_auth::sigv4::Failure;
 use ferrocore_registry::RegistryError;
+use ferrocore_rules::RulesError;
 
 /// Every error the API answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +59,24 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// iot-data: the caller may not do this (a reserved topic, say).
     Forbidden,
+    /// A topic rule's SQL does not parse.
+    SqlParse,
+    /// A change that conflicts with the resource's state (topic rules, destinations).
+    ConflictingResourceUpdate,
+    /// A policy document that is not a valid AWS IoT policy.
+    MalformedPolicy,
+    /// A policy already has five versions.
+    VersionsLimitExceeded,
+    /// A certificate is malformed, expired, not yet valid, or not signed as required.
+    CertificateValidation,
+    /// The certificate's status does not allow the operation.
+    CertificateState,
+    /// Several registered CA certificates could have signed the certificate.
+    CertificateConflict,
+    /// The verification certificate does not carry the registration code.
+    RegistrationCodeValidation,
+    /// iot-data: SendDirectMessage's receiver did not acknowledge in time.
+    GatewayTimeout,
 }
 
 /// The table: each error, its AWS name and its HTTP status. A test keeps names and codes
@@ -84,6 +103,15 @@ pub const ERROR_TABLE: &[(ErrorCode, &str, u16)] = &[
     (ErrorCode::UnsupportedDocumentEncoding, "UnsupportedDocumentEncodingException", 415),
     (ErrorCode::MethodNotAllowed, "MethodNotAllowedException", 405),
     (ErrorCode::Forbidden, "ForbiddenException", 403),
+    (ErrorCode::SqlParse, "SqlParseException", 400),
+    (ErrorCode::ConflictingResourceUpdate, "ConflictingResourceUpdateException", 409),
+    (ErrorCode::MalformedPolicy, "MalformedPolicyException", 400),
+    (ErrorCode::VersionsLimitExceeded, "VersionsLimitExceededException", 409),
+    (ErrorCode::CertificateValidation, "CertificateValidationException", 400),
+    (ErrorCode::CertificateState, "CertificateStateException", 406),
+    (ErrorCode::CertificateConflict, "CertificateConflictException", 409),
+    (ErrorCode::RegistrationCodeValidation, "RegistrationCodeValidationException", 400),
+    (ErrorCode::GatewayTimeout, "GatewayTimeoutException", 504),
 ];
 
 impl ErrorCode {
@@ -161,12 +189,50 @@ impl From<RegistryError> for ApiError {
             RegistryError::VersionConflict(m) => ApiError::new(ErrorCode::VersionConflict, m),
             RegistryError::DeleteConflict(m) => ApiError::new(ErrorCode::DeleteConflict, m),
             RegistryError::LimitExceeded(m) => ApiError::new(ErrorCode::LimitExceeded, m),
+            RegistryError::MalformedPolicy(m) => ApiError::new(ErrorCode::MalformedPolicy, m),
+            RegistryError::VersionsLimitExceeded(m) => {
+                ApiError::new(ErrorCode::VersionsLimitExceeded, m)
+            }
+            RegistryError::CertificateValidation(m) => {
+                ApiError::new(ErrorCode::CertificateValidation, m)
+            }
+            RegistryError::CertificateState(m) => ApiError::new(ErrorCode::CertificateState, m),
+            RegistryError::CertificateConflict(m) => {
+                ApiError::new(ErrorCode::CertificateConflict, m)
+            }
+            RegistryError::RegistrationCodeValidation(m) => {
+                ApiError::new(ErrorCode::RegistrationCodeValidation, m)
+            }
             RegistryError::Store(detail) => {
                 tracing::error!(%detail, "registry store failure");
                 ApiError::new(ErrorCode::InternalFailure, "An internal failure occurred")
             }
             other => {
                 tracing::error!(error = %other, "unexpected registry error");
+                ApiError::new(ErrorCode::InternalFailure, "An internal failure occurred")
+            }
+        }
+    }
+}
+
+impl From<RulesError> for ApiError {
+    fn from(error: RulesError) -> Self {
+        match error {
+            RulesError::InvalidRequest(m) | RulesError::DestinationNotFound(m) => {
+                ApiError::new(ErrorCode::InvalidRequest, m)
+            }
+            RulesError::SqlParse(m) => ApiError::new(ErrorCode::SqlParse, m),
+            // AWS answers a rule it cannot find with UnauthorizedException (the model lists
+            // no ResourceNotFoundException for topic rules).
+            RulesError::RuleNotFound(m) => ApiError::new(ErrorCode::Unauthorized, m),
+            RulesError::AlreadyExists { message, resource_id, resource_arn } => ApiError {
+                code: ErrorCode::ResourceAlreadyExists,
+                message,
+                existing: Some((resource_id, resource_arn)),
+            },
+            RulesError::Conflict(m) => ApiError::new(ErrorCode::ConflictingResourceUpdate, m),
+            other => {
+                tracing::error!(error = %other, "rules engine failure");
                 ApiError::new(ErrorCode::InternalFailure, "An internal failure occurred")
             }
         }
@@ -224,6 +290,15 @@ mod tests {
             UnsupportedDocumentEncoding,
             MethodNotAllowed,
             Forbidden,
+            SqlParse,
+            ConflictingResourceUpdate,
+            MalformedPolicy,
+            VersionsLimitExceeded,
+            CertificateValidation,
+            CertificateState,
+            CertificateConflict,
+            RegistrationCodeValidation,
+            GatewayTimeout,
         ];
         for code in every {
             match code {
@@ -247,7 +322,16 @@ mod tests {
                 | RequestEntityTooLarge
                 | UnsupportedDocumentEncoding
                 | MethodNotAllowed
-                | Forbidden => {}
+                | Forbidden
+                | SqlParse
+                | ConflictingResourceUpdate
+                | MalformedPolicy
+                | VersionsLimitExceeded
+                | CertificateValidation
+                | CertificateState
+                | CertificateConflict
+                | RegistrationCodeValidation
+                | GatewayTimeout => {}
             }
         }
         every.to_vec()

@@ -4,7 +4,8 @@
 //! - [`iot`]: the `iot` control plane router (registry operations, DescribeEndpoint), with the
 //!   routes, member names and status codes of botocore's model.
 //! - [`iot_data`]: the `iot-data` data plane router (Device Shadow REST, HTTPS publish,
-//!   retained messages) over the same [`ShadowService`] and [`Broker`] as MQTT.
+//!   retained messages, connection APIs, MQTT over WebSocket on `GET /mqtt`) over the same
+//!   [`ShadowService`] and [`Broker`] as MQTT.
 //! - [`sigv4`]: authenticates every request with SigV4 before any handler, and dispatches it
 //!   on its credential scope's service (paths of the planes clash).
 //! - [`error`]: the one table of AWS error names and statuses, and the error response.
@@ -14,6 +15,7 @@
 //! TCP --> axum --> sigv4::dispatch (Verifier; scope service decides the plane)
 //!                   iot (admin keys)          --> iot router --> Registry --> store
 //!                   iotdata, iotdevicegateway --> iot_data router --> ShadowService, Broker
+//!                                                  GET /mqtt (WebSocket) --> gateway connection task
 //!                   no route: UnknownOperationException
 //! ```
 //!
@@ -23,6 +25,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod incoming;
 pub mod iot;
 pub mod iot_data;
 pub mod pagination;
@@ -34,7 +37,9 @@ use axum::Router;
 use axum::http::{Method, Uri};
 use ferrocore_auth::Verifier;
 use ferrocore_broker::Broker;
+use ferrocore_pki::LocalCa;
 use ferrocore_registry::Registry;
+use ferrocore_rules::RulesEngine;
 use ferrocore_shadow::ShadowService;
 use tokio::net::TcpListener;
 
@@ -68,12 +73,15 @@ pub struct ApiState {
     inner: Arc<StateInner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct StateInner {
     registry: Registry,
     verifier: Verifier,
     endpoints: Endpoints,
     data: Option<DataPlane>,
+    rules: Option<RulesEngine>,
+    local_ca: Option<Arc<LocalCa>>,
+    mqtt: Option<ferrocore_gateway::Listeners>,
 }
 
 /// What the `iot-data` data plane calls: the same services MQTT clients reach.
@@ -89,7 +97,17 @@ impl ApiState {
     /// The state of an API over `registry`, authenticating with `verifier`, without a data
     /// plane (its routes answer `UnknownOperationException`).
     pub fn new(registry: Registry, verifier: Verifier, endpoints: Endpoints) -> ApiState {
-        ApiState { inner: Arc::new(StateInner { registry, verifier, endpoints, data: None }) }
+        ApiState {
+            inner: Arc::new(StateInner {
+                registry,
+                verifier,
+                endpoints,
+                data: None,
+                rules: None,
+                local_ca: None,
+                mqtt: None,
+            }),
+        }
     }
 
     /// The state of an API with the `iot-data` data plane over `data`. The verifier's rules
@@ -100,7 +118,58 @@ impl ApiState {
         endpoints: Endpoints,
         data: DataPlane,
     ) -> ApiState {
-        ApiState { inner: Arc::new(StateInner { registry, verifier, endpoints, data: Some(data) }) }
+        ApiState {
+            inner: Arc::new(StateInner {
+                registry,
+                verifier,
+                endpoints,
+                data: Some(data),
+                rules: None,
+                local_ca: None,
+                mqtt: None,
+            }),
+        }
+    }
+
+    /// The same state with the rules engine, which the topic rule routes call (without it
+    /// they answer `ServiceUnavailableException`).
+    pub fn with_rules(self, rules: RulesEngine) -> ApiState {
+        let mut inner = (*self.inner).clone();
+        inner.rules = Some(rules);
+        ApiState { inner: Arc::new(inner) }
+    }
+
+    /// The rules engine, if this API has one.
+    pub fn rules(&self) -> Option<&RulesEngine> {
+        self.inner.rules.as_ref()
+    }
+
+    /// The same state with Ferrocore's local CA, which issues the certificates of
+    /// CreateKeysAndCertificate and CreateCertificateFromCsr (without it they answer
+    /// `ServiceUnavailableException`).
+    pub fn with_local_ca(self, ca: Arc<LocalCa>) -> ApiState {
+        let mut inner = (*self.inner).clone();
+        inner.local_ca = Some(ca);
+        ApiState { inner: Arc::new(inner) }
+    }
+
+    /// The same state with MQTT over WebSocket (`GET /mqtt` on the data plane): upgraded
+    /// connections run as the gateway's connection tasks of `listeners` (without it the route
+    /// answers `UnknownOperationException`).
+    pub fn with_mqtt_over_websocket(self, listeners: ferrocore_gateway::Listeners) -> ApiState {
+        let mut inner = (*self.inner).clone();
+        inner.mqtt = Some(listeners);
+        ApiState { inner: Arc::new(inner) }
+    }
+
+    /// What MQTT over WebSocket connections run with, if this API serves them.
+    pub fn mqtt_listeners(&self) -> Option<&ferrocore_gateway::Listeners> {
+        self.inner.mqtt.as_ref()
+    }
+
+    /// The local CA, if this API has one.
+    pub fn local_ca(&self) -> Option<&Arc<LocalCa>> {
+        self.inner.local_ca.as_ref()
     }
 
     /// The data plane's services, if this API has one.
@@ -134,8 +203,22 @@ pub fn app(state: ApiState) -> Router {
         .fallback(unknown_operation)
         .method_not_allowed_fallback(iot_data::method_not_allowed)
         .with_state(state.clone());
-    Router::new().fallback(sigv4::dispatch).with_state(sigv4::Planes { state, control, data })
+    let mut router = Router::new();
+    // The CA certificate devices must trust, without authentication (it is public).
+    if let Some(ca) = state.local_ca() {
+        let pem = ca.certificate_pem().to_owned();
+        router = router.route(
+            CA_PEM_PATH,
+            axum::routing::get(move || async move {
+                ([(axum::http::header::CONTENT_TYPE, "application/x-pem-file")], pem)
+            }),
+        );
+    }
+    router.fallback(sigv4::dispatch).with_state(sigv4::Planes { state, control, data })
 }
+
+/// Where the local CA's certificate is served, without authentication.
+pub const CA_PEM_PATH: &str = "/ca.pem";
 
 async fn unknown_operation(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
@@ -144,11 +227,28 @@ async fn unknown_operation(method: Method, uri: Uri) -> ApiError {
     )
 }
 
+/// Serves [`app`] on connections handed over by another listener (the gateway's HTTPS port)
+/// until `shutdown` resolves.
+pub async fn serve_incoming<S>(
+    incoming: incoming::Incoming<S>,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use axum::serve::ListenerExt;
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(incoming.tap_io(|_| {}), app).with_graceful_shutdown(shutdown).await
+}
+
 /// Serves [`app`] on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    // The peer address reaches handlers (MQTT over WebSocket reports it as the client's).
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

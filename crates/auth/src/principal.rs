@@ -11,4 +11,13 @@ pub enum Principal {
         /// Whether the key may use the control plane.
         admin: bool,
     },
+    /// A device that presented a registered, ACTIVE X.509 certificate in the TLS handshake
+    /// (the data plane on the HTTPS port, as AWS IoT Core's port 8443); IoT policies decide
+    /// what it may do.
+    Certificate {
+        /// The certificate id (hex SHA-256 of its DER).
+        id: String,
+        /// The certificate's ARN, the principal its policies are attached to.
+        arn: String,
+    },
 }

@@ -5,7 +5,7 @@
 //! the retained set are never held while a session is locked: routing collects its targets
 //! under the trie's read lock, releases it, then locks each target session in turn.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -77,6 +77,45 @@ pub struct Published {
     pub congested: Option<Arc<SessionHandle>>,
 }
 
+/// What the broker holds for one client identifier ([`Broker::client_info`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client identifier.
+    pub client_id: Arc<str>,
+    /// The connected client's address, if its driver recorded it.
+    pub peer: Option<std::net::SocketAddr>,
+    /// The connection's keep-alive in seconds, if its driver recorded it.
+    pub keep_alive: Option<u16>,
+    /// Whether a connection is attached.
+    pub connected: bool,
+    /// The protocol of the last connection.
+    pub protocol: ProtocolVersion,
+    /// Seconds the session outlives a disconnect (0: a clean session).
+    pub session_expiry: u32,
+    /// When the last connection ended, in ms since the epoch, if offline.
+    pub disconnected_at_ms: Option<u64>,
+    /// When the connection started, in ms since the epoch, if connected and known (it is
+    /// known when lifecycle events are on).
+    pub connected_at_ms: Option<u64>,
+}
+
+/// A message queued for one client by [`Broker::deliver_direct`].
+#[derive(Debug)]
+pub struct DirectDelivery {
+    session: Arc<SessionHandle>,
+    message: Arc<Message>,
+    /// Resolves once the stored copy (a QoS 1 message to a persistent session) is durable.
+    pub commit: Option<Commit>,
+}
+
+impl DirectDelivery {
+    /// Whether the message still waits in the session: queued, or sent at QoS 1 and not yet
+    /// acknowledged. Once it is not, it was written (QoS 0) or acknowledged (QoS 1).
+    pub fn is_pending(&self) -> bool {
+        self.session.lock().holds(&self.message)
+    }
+}
+
 /// What was restored from the store at startup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Restored {
@@ -105,6 +144,8 @@ struct Inner {
     retained: RwLock<RetainedSet>,
     next_session_id: AtomicU64,
     versions: crate::events::Versions,
+    /// Ids of the internal sessions (services), the only receivers of Basic Ingest.
+    internal: RwLock<HashSet<u64>>,
 }
 
 impl Broker {
@@ -119,6 +160,7 @@ impl Broker {
                 retained: RwLock::new(RetainedSet::new()),
                 next_session_id: AtomicU64::new(1),
                 versions: crate::events::Versions::default(),
+                internal: RwLock::new(HashSet::new()),
             }),
         }
     }
@@ -489,6 +531,12 @@ impl Broker {
                 targets.push((*id, target.clone()));
             }
         });
+        if is_basic_ingest(message.topic.as_str()) {
+            // Basic Ingest (`$aws/rules/{rule}/...`) reaches the rules engine only, never an
+            // MQTT subscriber.
+            let internal = self.inner.internal.read();
+            targets.retain(|(id, _)| internal.contains(id));
+        }
         targets.sort_unstable_by_key(|(id, _)| *id);
         let mut matched = 0;
         let mut congested = None;
@@ -560,6 +608,89 @@ impl Broker {
         }
     }
 
+    /// What the broker holds for `client_id`: its session, connected or not, and when it
+    /// disconnected. `None` when there is no session (never connected, or its session ended).
+    pub fn client_info(&self, client_id: &str) -> Option<ClientInfo> {
+        let session = self.inner.sessions.lock().get(client_id).cloned()?;
+        let state = session.lock();
+        let details = state.link.as_ref().and_then(|link| link.details());
+        Some(ClientInfo {
+            client_id: Arc::clone(session.client_id()),
+            peer: details.and_then(|d| d.peer),
+            keep_alive: details.map(|d| d.keep_alive),
+            connected: state.is_online(),
+            protocol: state.protocol,
+            session_expiry: state.expiry_interval,
+            disconnected_at_ms: state.disconnected_at_ms,
+            connected_at_ms: if state.is_online() {
+                self.inner.versions.last_seen(client_id)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The subscriptions of `client_id`'s session (connected or offline and persistent): the
+    /// filters as written, in filter order, with their granted QoS. `None` without a session.
+    pub fn client_subscriptions(&self, client_id: &str) -> Option<Vec<(String, QoS)>> {
+        let session = self.inner.sessions.lock().get(client_id).cloned()?;
+        let state = session.lock();
+        Some(state.subscriptions.iter().map(|(f, s)| (f.clone(), s.options.qos)).collect())
+    }
+
+    /// Disconnects the connected client `client_id` at an operator's request (lifecycle reason
+    /// `API_INITIATED_DISCONNECT`, MQTT 5 reason 0x98). `clean_session` ends its session with
+    /// the connection (subscriptions and queued messages gone); `prevent_will` keeps its will
+    /// from being published. Returns the session, to wait for the connection to go, or `None`
+    /// if the client is not connected.
+    pub fn disconnect_client(
+        &self,
+        client_id: &str,
+        clean_session: bool,
+        prevent_will: bool,
+    ) -> Option<Arc<SessionHandle>> {
+        let session = self.inner.sessions.lock().get(client_id).cloned()?;
+        let mut state = session.lock();
+        let link = Arc::clone(state.link.as_ref()?);
+        if clean_session && state.is_persistent() {
+            // A session with no expiry ends when its connection detaches; its stored copy goes
+            // now, as nothing will be stored for it any more.
+            state.expiry_interval = 0;
+            self.persist(vec![Op::DeleteSession { client_id: client_id.to_owned() }]);
+        }
+        drop(state);
+        link.kick(if prevent_will {
+            CloseReason::AdministrativeWithoutWill
+        } else {
+            CloseReason::Administrative
+        });
+        Some(session)
+    }
+
+    /// Queues `message` for the connected client `client_id` alone, at the message's QoS,
+    /// whether or not it subscribes to the topic (iot-data SendDirectMessage). The receiving
+    /// connection still applies its `iot:Receive` check. `None` if the client is not
+    /// connected or its queue is full.
+    pub fn deliver_direct(&self, client_id: &str, message: Message) -> Option<DirectDelivery> {
+        let session = self.inner.sessions.lock().get(client_id).cloned()?;
+        let message = Arc::new(message);
+        let delivery = Delivery {
+            qos: message.qos,
+            message: Arc::clone(&message),
+            retain: false,
+            subscription_ids: Vec::new(),
+            seq: None,
+        };
+        let mut ops = Vec::new();
+        let mut state = session.lock();
+        if !state.is_online() || !state.enqueue(session.client_id(), delivery, &mut ops) {
+            return None;
+        }
+        drop(state);
+        let commit = self.persist(ops);
+        Some(DirectDelivery { session, message, commit })
+    }
+
     /// Lifecycle-event version numbers by client identifier.
     pub fn versions(&self) -> &crate::events::Versions {
         &self.inner.versions
@@ -625,6 +756,7 @@ impl Broker {
             SessionState::new(ProtocolVersion::V5, 0, self.config().max_queued_messages);
         state.resume(Arc::clone(&link), u16::MAX);
         let session = self.new_session(Arc::from(name), state);
+        self.inner.internal.write().insert(session.id());
         (session, link)
     }
 
@@ -636,12 +768,18 @@ impl Broker {
             std::mem::take(&mut state.subscriptions).into_keys().collect()
         };
         self.remove_from_trie(session, &filters);
+        self.inner.internal.write().remove(&session.id());
     }
 
     /// The highest QoS granted: the lower of `asked` and the configured maximum.
     pub fn grant(&self, asked: QoS) -> QoS {
         asked.min(self.config().max_qos())
     }
+}
+
+/// Whether `topic` is a Basic Ingest topic, `$aws/rules/{rule}/...`.
+pub fn is_basic_ingest(topic: &str) -> bool {
+    topic.strip_prefix("$aws/rules/").is_some_and(|rest| rest.contains('/'))
 }
 
 fn subscription_op(session: &SessionHandle, filter: &str, sub: &Subscription) -> Op {
@@ -690,5 +828,138 @@ mod retained_read_tests {
         retain(&broker, "a", "", 70);
         assert_eq!(broker.retained_entry("a", 80), None);
         assert_eq!(topics(&broker.retained_page(None, 10, 80)), ["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn basic_ingest_reaches_only_internal_sessions() {
+        use crate::internal::InternalClient;
+        let broker = Broker::new(BrokerConfig::default(), None);
+        let rules = InternalClient::new(&broker, "$rules/r1");
+        rules.subscribe("$aws/rules/r1/#", QoS::AtLeastOnce).unwrap();
+        // An ordinary session subscribed to the same topic.
+        let attached = broker.connect(ConnectRequest {
+            client_id: Arc::from("c1"),
+            clean_start: true,
+            expiry_interval: 0,
+            protocol: ProtocolVersion::V5,
+            max_inflight: 10,
+        });
+        let parsed = SharedFilter::parse("$aws/rules/r1/#").unwrap();
+        let sub = Subscription { options: Default::default(), id: None };
+        broker.subscribe(&attached.session, vec![("$aws/rules/r1/#".into(), parsed, sub)], 0);
+        let message = Message::new(
+            TopicName::new("$aws/rules/r1/a/b").unwrap(),
+            Bytes::from_static(b"{}"),
+            QoS::AtLeastOnce,
+            false,
+        );
+        assert_eq!(broker.publish(message, 1).matched, 1, "only the rules engine");
+        assert!(rules.try_recv().is_some());
+        assert!(attached.session.lock().pop_queued().is_none());
+        assert!(is_basic_ingest("$aws/rules/r1/x"));
+        assert!(!is_basic_ingest("$aws/rules/r1"));
+        assert!(!is_basic_ingest("a/rules/r1/x"));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod connection_api_tests {
+    use bytes::Bytes;
+    use ferrocore_mqtt::TopicName;
+
+    use super::*;
+
+    fn connect(broker: &Broker, client_id: &str, expiry: u32) -> Attached {
+        broker.connect(ConnectRequest {
+            client_id: Arc::from(client_id),
+            clean_start: true,
+            expiry_interval: expiry,
+            protocol: ProtocolVersion::V5,
+            max_inflight: 10,
+        })
+    }
+
+    fn subscribe(broker: &Broker, attached: &Attached, filter: &str, qos: QoS) {
+        let parsed = SharedFilter::parse(filter).unwrap();
+        let mut sub = Subscription { options: Default::default(), id: None };
+        sub.options.qos = qos;
+        broker.subscribe(&attached.session, vec![(filter.into(), parsed, sub)], 0);
+    }
+
+    fn message(topic: &str, qos: QoS) -> Message {
+        Message::new(TopicName::new(topic).unwrap(), Bytes::from_static(b"hi"), qos, false)
+    }
+
+    #[test]
+    fn client_info_and_subscriptions_of_known_and_unknown_clients() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        assert_eq!(broker.client_info("nobody"), None);
+        assert_eq!(broker.client_subscriptions("nobody"), None);
+        let attached = connect(&broker, "c1", 3600);
+        subscribe(&broker, &attached, "b/#", QoS::AtLeastOnce);
+        subscribe(&broker, &attached, "a/+", QoS::AtMostOnce);
+        let peer = "127.0.0.1:4242".parse().ok();
+        attached.link.set_details(crate::session::LinkDetails { peer, keep_alive: 30 });
+        let info = broker.client_info("c1").unwrap();
+        assert!(info.connected);
+        assert_eq!((info.peer, info.keep_alive), (peer, Some(30)));
+        assert_eq!(info.session_expiry, 3600);
+        assert_eq!(info.disconnected_at_ms, None);
+        assert_eq!(
+            broker.client_subscriptions("c1").unwrap(),
+            [("a/+".to_owned(), QoS::AtMostOnce), ("b/#".to_owned(), QoS::AtLeastOnce)]
+        );
+        broker.disconnect(&attached.session, &attached.link, 42);
+        let info = broker.client_info("c1").unwrap();
+        assert!(!info.connected, "a persistent session stays, offline");
+        assert_eq!((info.peer, info.keep_alive), (None, None));
+        assert_eq!(info.disconnected_at_ms, Some(42));
+        assert_eq!(broker.client_subscriptions("c1").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn disconnect_client_kicks_with_the_asked_reason_and_can_end_the_session() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        assert!(broker.disconnect_client("nobody", false, false).is_none());
+        let attached = connect(&broker, "keep", 3600);
+        assert!(broker.disconnect_client("keep", false, false).is_some());
+        assert_eq!(attached.link.kicked(), Some(CloseReason::Administrative));
+        broker.disconnect(&attached.session, &attached.link, 1);
+        assert!(broker.client_info("keep").is_some(), "the session is kept");
+        assert!(broker.disconnect_client("keep", false, false).is_none(), "not connected");
+
+        let attached = connect(&broker, "clean", 3600);
+        subscribe(&broker, &attached, "t", QoS::AtLeastOnce);
+        assert!(broker.disconnect_client("clean", true, true).is_some());
+        assert_eq!(attached.link.kicked(), Some(CloseReason::AdministrativeWithoutWill));
+        broker.disconnect(&attached.session, &attached.link, 1);
+        assert_eq!(broker.client_info("clean"), None, "cleanSession ends the session");
+        assert_eq!(broker.publish(message("t", QoS::AtLeastOnce), 2).matched, 0);
+    }
+
+    #[test]
+    fn direct_delivery_reaches_one_session_without_a_subscription() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        assert!(broker.deliver_direct("nobody", message("x/y", QoS::AtMostOnce)).is_none());
+        let target = connect(&broker, "target", 0);
+        let other = connect(&broker, "other", 0);
+        subscribe(&broker, &other, "x/#", QoS::AtLeastOnce);
+        let direct = broker.deliver_direct("target", message("x/y", QoS::AtLeastOnce)).unwrap();
+        assert!(direct.is_pending());
+        assert!(other.session.lock().pop_queued().is_none(), "subscribers do not get it");
+        let mut ops = Vec::new();
+        let Some(crate::session::Outgoing::Publish { delivery, packet_id, .. }) =
+            target.session.lock().poll_outgoing("target", 0, &mut ops)
+        else {
+            panic!("nothing to send")
+        };
+        assert_eq!(delivery.message.topic.as_str(), "x/y");
+        assert_eq!(delivery.qos, QoS::AtLeastOnce);
+        assert!(direct.is_pending(), "in flight until acknowledged");
+        assert!(target.session.lock().handle_puback("target", packet_id, &mut ops));
+        assert!(!direct.is_pending());
+        broker.disconnect(&target.session, &target.link, 1);
+        assert!(broker.deliver_direct("target", message("x/y", QoS::AtMostOnce)).is_none());
     }
 }

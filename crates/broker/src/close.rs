@@ -26,6 +26,9 @@ pub enum CloseReason {
     ServerShutdown,
     /// An operator disconnected the client.
     Administrative,
+    /// An operator disconnected the client and asked for its will not to be sent
+    /// (DeleteConnection with `preventWillMessage`).
+    AdministrativeWithoutWill,
     /// The server failed (a store write failed, say).
     ServerError,
 }
@@ -44,14 +47,16 @@ impl CloseReason {
             CloseReason::Forbidden(_) => "FORBIDDEN_ACCESS",
             CloseReason::Throttled(_) => "THROTTLED",
             CloseReason::ServerShutdown => "SERVER_INITIATED_DISCONNECT",
-            CloseReason::Administrative => "API_INITIATED_DISCONNECT",
+            CloseReason::Administrative | CloseReason::AdministrativeWithoutWill => {
+                "API_INITIATED_DISCONNECT"
+            }
             CloseReason::ServerError => "SERVER_ERROR",
         }
     }
 
     /// Whether the will message is published (AWS: every non-graceful disconnect).
     pub fn sends_will(self) -> bool {
-        !matches!(self, CloseReason::ClientDisconnect)
+        !matches!(self, CloseReason::ClientDisconnect | CloseReason::AdministrativeWithoutWill)
     }
 
     /// The reason code of the DISCONNECT sent to an MQTT 5 client, if the server sends one.
@@ -66,7 +71,9 @@ impl CloseReason {
             | CloseReason::Forbidden(code)
             | CloseReason::Throttled(code) => Some(code),
             CloseReason::ServerShutdown => Some(ReasonCode::ServerShuttingDown),
-            CloseReason::Administrative => Some(ReasonCode::AdministrativeAction),
+            CloseReason::Administrative | CloseReason::AdministrativeWithoutWill => {
+                Some(ReasonCode::AdministrativeAction)
+            }
             CloseReason::ServerError => Some(ReasonCode::ImplementationSpecificError),
         }
     }

@@ -23,6 +23,7 @@ use ferrocore_mqtt::{
 };
 use ferrocore_store::{Commit, Op};
 
+use crate::authorize::{Authorize, ConnectAttributes};
 use crate::broker::{Broker, ConnectRequest};
 use crate::close::CloseReason;
 use crate::events::{self, ConnectionIdentity};
@@ -74,6 +75,8 @@ pub struct Connection {
     closed: bool,
     transmit: VecDeque<Transmit>,
     ops: Vec<Op>,
+    /// Decides every MQTT action; `None` allows everything.
+    authorizer: Option<Box<dyn Authorize>>,
 }
 
 #[derive(Debug)]
@@ -133,7 +136,13 @@ impl Connection {
             closed: false,
             transmit: VecDeque::new(),
             ops: Vec::new(),
+            authorizer: None,
         }
+    }
+
+    /// Has `authorizer` decide this connection's actions, from CONNECT on.
+    pub fn set_authorizer(&mut self, authorizer: Box<dyn Authorize>) {
+        self.authorizer = Some(authorizer);
     }
 
     /// A connection from `peer`, whose address its lifecycle events report.
@@ -300,6 +309,17 @@ impl Connection {
                         tracing::debug!(%client_id, "dropping a message larger than the client's maximum packet size");
                         continue;
                     }
+                    if let Some(authorizer) = self.authorizer.as_mut()
+                        && !authorizer.receive(delivery.message.topic.as_str())
+                    {
+                        // iot:Receive denied: the message is not delivered, and the client is
+                        // not told (AWS IoT Core).
+                        if delivery.qos != QoS::AtMostOnce {
+                            state.abandon(&client_id, packet_id, &mut self.ops);
+                        }
+                        tracing::debug!(%client_id, topic = %delivery.message.topic, "iot:Receive denied");
+                        continue;
+                    }
                     Transmit::Publish { delivery, packet_id, dup, now_ms }
                 }
                 Outgoing::PubRel(packet_id) => {
@@ -443,6 +463,20 @@ impl Connection {
                 "client identifier longer than allowed",
             );
         }
+        let attributes = ConnectAttributes {
+            persistent: if v5 {
+                connect.properties.session_expiry_interval.unwrap_or(0) > 0
+            } else {
+                !connect.clean_start
+            },
+            last_will: connect.will.is_some(),
+        };
+        if let Some(authorizer) = self.authorizer.as_mut()
+            && !authorizer.connect(&client_id, attributes)
+        {
+            tracing::info!(%client_id, principal = authorizer.principal(), "iot:Connect denied");
+            return self.refuse_connect(ReasonCode::NotAuthorized, "not authorized");
+        }
         let will = match connect.will {
             Some(will) => match self.check_will(&will) {
                 Ok(topic) => Some((topic, will)),
@@ -502,13 +536,19 @@ impl Connection {
             ConnectionIdentity {
                 client_id: Arc::clone(&client_id),
                 session_identifier: uuid::Uuid::new_v4(),
-                principal_identifier: std::borrow::Cow::Borrowed("anonymous"),
+                principal_identifier: match self.authorizer.as_ref() {
+                    Some(authorizer) => std::borrow::Cow::Owned(authorizer.principal().to_owned()),
+                    None => std::borrow::Cow::Borrowed("anonymous"),
+                },
                 ip_address: self.peer.map(|p| p.ip()),
                 version_number: self.broker.versions().next(&client_id, now_ms),
             }
         });
         if let Some(message) = events.as_ref().and_then(|id| events::connected(id, now_ms)) {
             self.broker.publish(message, now_ms);
+        }
+        if let Some(authorizer) = self.authorizer.as_mut() {
+            authorizer.attached(&attached.link);
         }
         self.active = Some(Active {
             protocol: connect.protocol,
@@ -528,7 +568,7 @@ impl Connection {
         Ok(())
     }
 
-    fn check_will(&self, will: &Will) -> Result<TopicName, (ReasonCode, &'static str)> {
+    fn check_will(&mut self, will: &Will) -> Result<TopicName, (ReasonCode, &'static str)> {
         let config = self.broker.config();
         if will.qos > config.max_qos() {
             return Err((ReasonCode::QoSNotSupported, "will QoS not supported"));
@@ -541,6 +581,11 @@ impl Connection {
         check_topic(config, topic.as_str()).map_err(|_| invalid)?;
         if !client_may_publish(config, topic.as_str()) || (will.retain && topic.is_system()) {
             return Err((ReasonCode::NotAuthorized, "will topic is reserved"));
+        }
+        if let Some(authorizer) = self.authorizer.as_mut()
+            && !authorizer.publish(topic.as_str(), will.retain)
+        {
+            return Err((ReasonCode::NotAuthorized, "not authorized to publish the will"));
         }
         Ok(topic)
     }
@@ -632,6 +677,16 @@ impl Connection {
                 &publish,
                 ReasonCode::NotAuthorized,
                 "reserved topic",
+                CloseReason::Forbidden(ReasonCode::NotAuthorized),
+            );
+        }
+        if let Some(authorizer) = self.authorizer.as_mut()
+            && !authorizer.publish(topic.as_str(), publish.retain)
+        {
+            return self.refuse_publish(
+                &publish,
+                ReasonCode::NotAuthorized,
+                "not authorized",
                 CloseReason::Forbidden(ReasonCode::NotAuthorized),
             );
         }
@@ -731,6 +786,13 @@ impl Connection {
                     return Err(CloseReason::ClientError(ReasonCode::TopicFilterInvalid));
                 }
                 reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            if let Some(authorizer) = self.authorizer.as_mut()
+                && !authorizer.subscribe(&raw)
+            {
+                tracing::info!(%client_id, filter = raw, "iot:Subscribe denied");
+                reasons.push(ReasonCode::NotAuthorized);
                 continue;
             }
             let exists = session.lock().subscriptions.contains_key(&raw);

@@ -132,6 +132,12 @@ impl Versions {
         }
     }
 
+    /// When `client_id` was last seen: its last connection's start while it is connected, its
+    /// last disconnection after (if lifecycle events are on for it).
+    pub fn last_seen(&self, client_id: &str) -> Option<u64> {
+        self.by_client.lock().get(client_id).map(|(_, seen)| *seen)
+    }
+
     /// Forgets clients not seen for an hour.
     pub fn sweep(&self, now_ms: u64) {
         self.by_client

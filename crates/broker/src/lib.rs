@@ -8,7 +8,7 @@
 //!
 //! It must not touch sockets, TLS or HTTP, and reads no clock except through
 //! [`internal::now_ms`] for services: time is an argument. Authentication and authorization
-//! are decided by the caller.
+//! are decided by the caller, through [`Authorize`].
 //!
 //! ```text
 //! gateway task --packet--> Connection --publish--> Broker --trie--> SessionHandle (queue)
@@ -16,6 +16,7 @@
 //!      +----poll_transmit------+                      +-- Op --> Store    +--wake--> Link
 //! ```
 
+pub mod authorize;
 pub mod broker;
 pub mod close;
 pub mod config;
@@ -29,10 +30,11 @@ pub mod retained;
 pub mod session;
 pub mod trie;
 
-pub use broker::{Broker, Published, Restored};
+pub use authorize::{Authorize, ConnectAttributes};
+pub use broker::{Broker, ClientInfo, DirectDelivery, Published, Restored};
 pub use close::CloseReason;
 pub use config::{BrokerConfig, Profile};
 pub use connection::{Connection, DelayedWill, Transmit};
 pub use internal::{InternalClient, now_ms};
 pub use message::{Delivery, Message};
-pub use session::{Link, SessionHandle};
+pub use session::{Link, LinkDetails, SessionHandle};

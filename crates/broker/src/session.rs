@@ -7,8 +7,9 @@
 //! argument; waking the attached connection goes through its [`Link`].
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use ferrocore_mqtt::{ProtocolVersion, QoS, SubscriptionOptions};
 use ferrocore_store::Op;
@@ -37,6 +38,18 @@ pub struct Link {
     /// Set by the first wake since the connection last looked: later wakes skip the
     /// notification (one per batch, not one per message).
     pending: AtomicBool,
+    /// What the connection's driver tells about it, once connected (GetConnection).
+    details: OnceLock<LinkDetails>,
+}
+
+/// What a connection's driver knows of it beyond the protocol: reported by the iot-data
+/// GetConnection API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkDetails {
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// The keep-alive in effect, in seconds (as the client asked, within the limits).
+    pub keep_alive: u16,
 }
 
 impl Link {
@@ -66,6 +79,16 @@ impl Link {
     pub fn kick(&self, reason: CloseReason) {
         self.kick.lock().get_or_insert(reason);
         self.notify.notify_one();
+    }
+
+    /// Records the connection's details; the first record wins.
+    pub fn set_details(&self, details: LinkDetails) {
+        let _ = self.details.set(details);
+    }
+
+    /// The connection's details, if its driver recorded them.
+    pub fn details(&self) -> Option<LinkDetails> {
+        self.details.get().copied()
     }
 
     /// The pending close request, if any.
@@ -234,6 +257,13 @@ impl SessionState {
     /// Deliveries sent and not yet acknowledged.
     pub fn inflight(&self) -> usize {
         self.inflight.len()
+    }
+
+    /// Whether `message` (this very message, not an equal one) is still queued or in flight:
+    /// a direct delivery waiting for its acknowledgement.
+    pub fn holds(&self, message: &Arc<crate::message::Message>) -> bool {
+        self.queue.iter().any(|d| Arc::ptr_eq(&d.message, message))
+            || self.inflight.values().any(|(d, _)| Arc::ptr_eq(&d.message, message))
     }
 
     /// Whether a connected session's queue is above its high-water mark (a tenth of the

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferrocore_broker::{
-    Broker, CloseReason, Connection, DelayedWill, SessionHandle, Transmit, now_ms,
+    Authorize, Broker, CloseReason, Connection, DelayedWill, LinkDetails, SessionHandle, Transmit,
+    now_ms,
 };
 use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion, PubAck};
 use ferrocore_store::Commit;
@@ -82,6 +83,7 @@ pub async fn serve_connection<S>(
     broker: Broker,
     shutdown: CancellationToken,
     settings: ConnectionSettings,
+    authorizer: Option<Box<dyn Authorize>>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -95,7 +97,11 @@ pub async fn serve_connection<S>(
         read_buf: BytesMut::new(),
         write_buf: BytesMut::new(),
         queue: VecDeque::new(),
+        connect_keep_alive: None,
     };
+    if let Some(authorizer) = authorizer {
+        driver.connection.set_authorizer(authorizer);
+    }
     // One timer for the connection's life, moved only when the deadline changes: the
     // CONNECT deadline first, then the keep-alive.
     let mut deadline = tokio::time::Instant::now() + settings.connect_timeout;
@@ -109,6 +115,12 @@ pub async fn serve_connection<S>(
         }
         if link.is_none() {
             link = driver.connection.link();
+            if let Some(link) = &link {
+                // For GetConnection: what only the driver knows.
+                let asked = driver.connect_keep_alive.unwrap_or(0);
+                let keep_alive = broker.config().effective_keep_alive(asked);
+                link.set_details(LinkDetails { peer, keep_alive });
+            }
         }
         if driver.connection.protocol().is_some() {
             let wanted = match driver.connection.poll_timeout() {
@@ -198,6 +210,8 @@ struct Driver<S> {
     read_buf: BytesMut,
     write_buf: BytesMut,
     queue: VecDeque<Transmit>,
+    /// The keep-alive the CONNECT asked for.
+    connect_keep_alive: Option<u16>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -211,6 +225,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         loop {
             match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(packet)) => {
+                    if let Packet::Connect(connect) = &packet {
+                        self.connect_keep_alive.get_or_insert(connect.keep_alive);
+                    }
                     self.connection.handle_packet(packet, now)?;
                     // A congested subscriber pauses this client: the rest stays buffered.
                     if self.connection.is_congested() {

@@ -6,12 +6,24 @@
 //! sockets and spawn connection tasks on a [`TaskTracker`] so that a graceful stop can wait for
 //! every session to be closed cleanly.
 //!
+//! MQTT over WebSocket ([`websocket`]) runs the same connection task over a byte-stream view of
+//! the WebSocket that the HTTP API upgraded.
+//!
+//! Devices on the TLS listeners authenticate with their certificate ([`devices`]) and are
+//! authorized by IoT policies ([`authorize`]); the plain listener uses a local policy.
+//!
 //! It must not make protocol decisions, and it does not parse anything but MQTT framing.
 
+pub mod authorize;
 pub mod connection;
+pub mod devices;
 pub mod listener;
+pub mod tls;
+pub mod websocket;
 
+pub use authorize::PolicyAuthorizer;
 pub use connection::{ConnectionSettings, serve_connection};
-pub use listener::{Listeners, serve_tcp};
+pub use devices::{Devices, Registered};
+pub use listener::{HttpsConnection, Listeners, TlsListener, serve_tcp, serve_tls};
 pub use tokio_util::sync::CancellationToken;
 pub use tokio_util::task::TaskTracker;

@@ -1,13 +1,26 @@
 //! Accept loops: one task per listening socket, one tracked task per accepted connection.
+//!
+//! - [`serve_tcp`]: plain MQTT, for local development, under the configured local policy.
+//! - [`serve_tls`]: MQTT over TLS with a client certificate (port 8883), or, with an HTTP
+//!   hand-off, AWS's port 443: ALPN `x-amzn-mqtt-ca` gets MQTT, anything else is passed on as
+//!   an HTTPS connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use ferrocore_broker::Broker;
-use tokio::net::TcpListener;
+use ferrocore_broker::{Authorize, Broker};
+use ferrocore_policy::{Arns, PolicyDocument};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::authorize::PolicyAuthorizer;
 use crate::connection::{ConnectionSettings, serve_connection};
+use crate::devices::Devices;
+use crate::tls::ALPN_MQTT;
 
 /// What every listener shares: the broker, the stop signal and the task tracker.
 #[derive(Debug, Clone)]
@@ -20,6 +33,22 @@ pub struct Listeners {
     pub tracker: TaskTracker,
     /// Per-connection settings.
     pub settings: ConnectionSettings,
+    /// The plain listener's local policy; `None` allows everything without evaluating.
+    pub local_policy: Option<(Arc<PolicyDocument>, Arns)>,
+}
+
+/// An HTTPS connection handed off by a TLS listener, with its peer address.
+pub type HttpsConnection = (TlsStream<TcpStream>, SocketAddr);
+
+/// What a TLS listener needs besides [`Listeners`].
+#[derive(Clone)]
+pub struct TlsListener {
+    /// The TLS configuration (its ALPN list decides what clients may ask for).
+    pub acceptor: TlsAcceptor,
+    /// Device certificates, to authenticate MQTT clients.
+    pub devices: Devices,
+    /// Where connections that did not ask for MQTT go; `None` makes every connection MQTT.
+    pub https: Option<mpsc::Sender<HttpsConnection>>,
 }
 
 /// Accepts plain-TCP MQTT connections on `listener` until shutdown.
@@ -39,7 +68,19 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
                 }
                 let l = listeners.clone();
                 listeners.tracker.spawn(async move {
-                    serve_connection(stream, Some(peer), l.broker, l.shutdown, l.settings).await;
+                    let authorizer = l.local_policy.map(|(policy, arns)| {
+                        Box::new(PolicyAuthorizer::local(policy, arns, Some(peer)))
+                            as Box<dyn Authorize>
+                    });
+                    serve_connection(
+                        stream,
+                        Some(peer),
+                        l.broker,
+                        l.shutdown,
+                        l.settings,
+                        authorizer,
+                    )
+                    .await;
                 });
             }
             Err(error) => {
@@ -50,6 +91,75 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
         }
     }
     tracing::debug!(?local, "listener stopped");
+}
+
+impl std::fmt::Debug for TlsListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsListener").field("https", &self.https.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// Accepts TLS connections on `listener` until shutdown: MQTT with a device certificate, or
+/// HTTPS handed to `tls.https`.
+pub async fn serve_tls(listener: TcpListener, tls: TlsListener, listeners: Listeners) {
+    let local = listener.local_addr().ok();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = listeners.shutdown.cancelled() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
+                }
+                let (l, t) = (listeners.clone(), tls.clone());
+                listeners
+                    .tracker
+                    .spawn(async move { serve_tls_connection(stream, peer, t, l).await });
+            }
+            Err(error) => {
+                tracing::warn!(?local, %error, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracing::debug!(?local, "TLS listener stopped");
+}
+
+async fn serve_tls_connection(stream: TcpStream, peer: SocketAddr, tls: TlsListener, l: Listeners) {
+    let handshake = tokio::time::timeout(l.settings.connect_timeout, tls.acceptor.accept(stream));
+    let stream = match handshake.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::info!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let session = stream.get_ref().1;
+    let mqtt = session.alpn_protocol() == Some(ALPN_MQTT);
+    if let Some(https) = &tls.https
+        && !mqtt
+    {
+        // Not MQTT: the HTTPS server takes it (it stops when the server stops).
+        let _ = https.send((stream, peer)).await;
+        return;
+    }
+    let certificate = session.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
+    let authorizer = tls.devices.authenticate(certificate.as_deref(), Some(peer));
+    serve_connection(
+        stream,
+        Some(peer),
+        l.broker,
+        l.shutdown,
+        l.settings,
+        Some(Box::new(authorizer)),
+    )
+    .await;
 }
 
 /// Binds a TCP listener, logging where it listens.

@@ -11,6 +11,8 @@ pub enum ResourceKind {
     ThingType,
     /// `thinggroup/{name}`.
     ThingGroup,
+    /// `policy/{name}`.
+    Policy,
 }
 
 impl ResourceKind {
@@ -19,6 +21,7 @@ impl ResourceKind {
             ResourceKind::Thing => "thing",
             ResourceKind::ThingType => "thingtype",
             ResourceKind::ThingGroup => "thinggroup",
+            ResourceKind::Policy => "policy",
         }
     }
 }
@@ -38,6 +41,23 @@ impl Arns {
         format!("arn:aws:iot:{}:{}:{}/{name}", self.region, self.account, kind.prefix())
     }
 
+    /// The ARN of the device certificate `id`: `arn:aws:iot:{region}:{account}:cert/{id}`.
+    pub fn certificate_arn(&self, id: &str) -> String {
+        format!("arn:aws:iot:{}:{}:cert/{id}", self.region, self.account)
+    }
+
+    /// The ARN of the CA certificate `id`: `arn:aws:iot:{region}:{account}:cacert/{id}`.
+    pub fn ca_certificate_arn(&self, id: &str) -> String {
+        format!("arn:aws:iot:{}:{}:cacert/{id}", self.region, self.account)
+    }
+
+    /// The certificate id of a certificate ARN of this region and account, or `None` if `arn`
+    /// is something else.
+    pub fn certificate_id<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let prefix = format!("arn:aws:iot:{}:{}:cert/", self.region, self.account);
+        arn.strip_prefix(&prefix).filter(|id| !id.is_empty() && !id.contains('/'))
+    }
+
     /// Splits an ARN of this region and account into kind and name.
     pub fn parse(&self, arn: &str) -> Result<(ResourceKind, String), RegistryError> {
         let prefix = format!("arn:aws:iot:{}:{}:", self.region, self.account);
@@ -50,6 +70,7 @@ impl Arns {
             "thing" => ResourceKind::Thing,
             "thingtype" => ResourceKind::ThingType,
             "thinggroup" => ResourceKind::ThingGroup,
+            "policy" => ResourceKind::Policy,
             other => {
                 return Err(invalid(format!(
                     "Resource type '{other}' of '{arn}' is not supported"
@@ -74,5 +95,10 @@ mod tests {
         assert!(arns.parse("arn:aws:iot:us-east-1:123456789012:thing/t").is_err());
         assert!(arns.parse("arn:aws:iot:eu-west-1:123456789012:rule/r").is_err());
         assert!(arns.parse("arn:aws:iot:eu-west-1:123456789012:thing").is_err());
+        let cert = arns.certificate_arn("ab12");
+        assert_eq!(cert, "arn:aws:iot:eu-west-1:123456789012:cert/ab12");
+        assert_eq!(arns.certificate_id(&cert), Some("ab12"));
+        assert_eq!(arns.certificate_id(&arns.ca_certificate_arn("ab12")), None);
+        assert_eq!(arns.ca_certificate_arn("cd"), "arn:aws:iot:eu-west-1:123456789012:cacert/cd");
     }
 }

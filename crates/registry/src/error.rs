@@ -32,6 +32,25 @@ pub enum RegistryError {
     /// A quota would be exceeded.
     #[error("{0}")]
     LimitExceeded(String),
+    /// A policy document that is not a valid AWS IoT policy (the message names the fault).
+    #[error("{0}")]
+    MalformedPolicy(String),
+    /// A policy already has the most versions it may have.
+    #[error("{0}")]
+    VersionsLimitExceeded(String),
+    /// A certificate is malformed, expired, not yet valid, not a CA where one is needed, or not
+    /// signed by the CA it must be signed by (the message says which).
+    #[error("{0}")]
+    CertificateValidation(String),
+    /// The certificate's status does not allow the operation.
+    #[error("{0}")]
+    CertificateState(String),
+    /// Several registered CA certificates could have signed the certificate.
+    #[error("{0}")]
+    CertificateConflict(String),
+    /// The verification certificate does not carry the registration code.
+    #[error("{0}")]
+    RegistrationCodeValidation(String),
     /// The store failed.
     #[error("store: {0}")]
     Store(String),

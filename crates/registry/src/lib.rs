@@ -14,14 +14,25 @@
 //! ```
 //!
 //! It owns the registry's tables (`things`, `thing_types`, `thing_groups`,
-//! `thing_group_members`, `tags`; created by the store's migrations) and must not touch any
+//! `thing_group_members`, `tags`, and `policies`, `policy_versions`, `policy_attachments`,
+//! `thing_principals`, `certificates`, `ca_certificates`, `settings`; created by the store's
+//! migrations) and must not touch any
 //! other table, nor HTTP, JSON shapes of the API or AWS error names (the `api` crate maps
 //! [`RegistryError`] to those).
 
 pub mod arn;
+pub mod certificate_rules;
+pub mod events;
+pub mod policy_rules;
 pub mod rules;
 
+mod attachments;
+mod ca_certificates;
+mod certificates;
+mod changes;
 mod error;
+mod policies;
+mod principals;
 mod tags;
 mod thing_groups;
 mod thing_types;
@@ -29,13 +40,30 @@ mod things;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_certificates;
+#[cfg(test)]
+mod tests_policies;
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrocore_store::Store;
 
 pub use arn::{Arns, ResourceKind};
+pub use attachments::EffectivePolicy;
+pub use ca_certificates::{
+    CaCertificate, CaCertificateUpdate, NewCaCertificate, RegistrationConfig,
+};
+pub use certificate_rules::{
+    AutoRegistrationStatus, CaCertificateStatus, CertificateMode, CertificateStatus,
+};
+pub use certificates::Certificate;
+pub use changes::Change;
 pub use error::RegistryError;
+pub use policies::{Policy, PolicyRef, PolicyVersion};
+pub use policy_rules::ThingPrincipalType;
+pub use principals::ThingPrincipal;
 pub use rules::Attributes;
 pub use tags::Tag;
 pub use thing_groups::{GroupListFilter, GroupRef, NewThingGroup, ThingGroup, ThingGroupUpdate};
@@ -47,17 +75,40 @@ pub use things::{NewThing, Thing, ThingFilter, ThingUpdate};
 pub struct Registry {
     store: Store,
     arns: Arns,
+    changes: Arc<changes::Changes>,
+    events: events::Events,
 }
 
 impl Registry {
     /// The registry in `store`, naming resources with `arns`' region and account.
     pub fn new(store: Store, arns: Arns) -> Registry {
-        Registry { store, arns }
+        Registry {
+            store,
+            arns,
+            changes: Arc::new(changes::Changes::new()),
+            events: events::Events::new(),
+        }
     }
 
     /// The region and account of ARNs.
     pub fn arns(&self) -> &Arns {
         &self.arns
+    }
+
+    /// A counter that moves whenever a committed change may alter an authorization decision:
+    /// decisions cached under one epoch are stale under the next.
+    pub fn epoch(&self) -> u64 {
+        self.changes.epoch()
+    }
+
+    /// Notices of committed changes, for live connections (see [`Change`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Records a committed change: call it after the change's transaction has committed.
+    pub(crate) fn notify(&self, change: Change) {
+        self.changes.notify(change);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Tags on thing types and thing groups (things are not taggable on AWS IoT, and are refused
+//! Tags on thing types, thing groups and policies (things are not taggable on AWS IoT, and are refused
 //! here too): TagResource, UntagResource, ListTagsForResource.
 
 use ferrocore_store::rusqlite::{Transaction, params};
@@ -64,6 +64,7 @@ impl Registry {
             }
             ResourceKind::ThingType => "thing_types",
             ResourceKind::ThingGroup => "thing_groups",
+            ResourceKind::Policy => "policies",
         };
         let exists: bool = tx
             .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE name = ?1)"))?

@@ -7,6 +7,7 @@ use ferrocore_store::rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::arn::ResourceKind;
 use crate::error::{RegistryError, invalid};
+use crate::events::{EventBody, GroupArnAndId, Link, Operation};
 use crate::rules::{self, Attributes};
 use crate::tags::{Tag, check_tags, put_tags};
 use crate::{Page, Registry, now_ms};
@@ -204,14 +205,15 @@ impl Registry {
         }
         check_tags(&new.tags)?;
         let registry = self.clone();
-        self.store
+        let (group, events) = self
+            .store
             .execute(move |tx| {
                 if let Some(existing) = group_row(tx, &new.name)? {
                     let same = existing.parent == new.parent
                         && existing.description == new.description
                         && existing.attributes == new.attributes;
                     if same {
-                        return registry.thing_group_from(tx, existing);
+                        return Ok((registry.thing_group_from(tx, existing)?, Vec::new()));
                     }
                     return Err(RegistryError::AlreadyExists {
                         message: format!("Thing Group {} already exists", new.name),
@@ -263,9 +265,13 @@ impl Registry {
                     row.creation_ms
                 ])?;
                 put_tags(tx, &registry.arns.arn(ResourceKind::ThingGroup, &row.name), &new.tags)?;
-                registry.thing_group_from(tx, row)
+                let mut events = vec![registry.group_event(tx, Operation::Created, &row)?];
+                events.extend(registry.hierarchy_event(tx, Link::Added, &row)?);
+                Ok::<_, RegistryError>((registry.thing_group_from(tx, row)?, events))
             })
-            .await
+            .await?;
+        self.emit_all(events);
+        Ok(group)
     }
 
     /// DescribeThingGroup.
@@ -286,13 +292,15 @@ impl Registry {
         if let Some((attributes, _)) = &update.attributes {
             rules::check_attributes(attributes)?;
         }
-        self.store
+        let registry = self.clone();
+        let (version, event) = self
+            .store
             .execute(move |tx| {
                 let row = group_row(tx, &update.name)?.ok_or_else(|| not_found_group(&update.name))?;
                 rules::check_version("thing group", &update.name, update.expected_version, row.version)?;
                 let attributes = match &update.attributes {
                     Some((payload, merge)) => rules::apply_attributes(&row.attributes, payload, *merge),
-                    None => row.attributes,
+                    None => row.attributes.clone(),
                 };
                 if attributes.len() > rules::MAX_ATTRIBUTES {
                     return Err(invalid(format!(
@@ -300,15 +308,19 @@ impl Registry {
                         rules::MAX_ATTRIBUTES
                     )));
                 }
-                let description = update.description.or(row.description);
+                let description = update.description.or(row.description.clone());
                 let version = row.version + 1;
                 tx.prepare_cached(
                     "UPDATE thing_groups SET description = ?2, attributes = ?3, version = ?4 WHERE name = ?1",
                 )?
                 .execute(params![update.name, description, serde_json::to_string(&attributes)?, version])?;
-                Ok(version)
+                let row = Row { description, attributes, version, ..row };
+                let event = registry.group_event(tx, Operation::Updated, &row)?;
+                Ok((version, event))
             })
-            .await
+            .await?;
+        self.emit(event);
+        Ok(version)
     }
 
     /// DeleteThingGroup. A missing group is not an error; one with child groups is refused.
@@ -321,9 +333,10 @@ impl Registry {
         rules::check_name("thingGroupName", name)?;
         let name = name.to_owned();
         let registry = self.clone();
-        self.store
+        let events = self
+            .store
             .execute(move |tx| {
-                let Some(row) = group_row(tx, &name)? else { return Ok(()) };
+                let Some(row) = group_row(tx, &name)? else { return Ok(Vec::new()) };
                 rules::check_version("thing group", &name, expected_version, row.version)?;
                 let has_children: bool = tx
                     .prepare_cached("SELECT EXISTS (SELECT 1 FROM thing_groups WHERE parent = ?1)")?
@@ -333,13 +346,29 @@ impl Registry {
                         "Cannot delete thing group : {name} when there are still child groups attached to it"
                     )));
                 }
+                let mut events = Vec::new();
+                let members: Vec<String> = tx
+                    .prepare_cached("SELECT thing_name FROM thing_group_members WHERE group_name = ?1")?
+                    .query_map([&name], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for thing in &members {
+                    events.extend(registry.membership_event(tx, Link::Removed, &name, thing)?);
+                }
+                events.extend(registry.hierarchy_event(tx, Link::Removed, &row)?);
+                events.push(registry.group_event(tx, Operation::Deleted, &row)?);
                 tx.prepare_cached("DELETE FROM thing_groups WHERE name = ?1")?.execute([&name])?;
                 tx.prepare_cached("DELETE FROM thing_group_members WHERE group_name = ?1")?.execute([&name])?;
-                tx.prepare_cached("DELETE FROM tags WHERE resource_arn = ?1")?
-                    .execute([registry.arns.arn(ResourceKind::ThingGroup, &name)])?;
-                Ok(())
+                let arn = registry.arns.arn(ResourceKind::ThingGroup, &name);
+                tx.prepare_cached("DELETE FROM tags WHERE resource_arn = ?1")?.execute([&arn])?;
+                // Its policies no longer apply to anyone.
+                tx.prepare_cached("DELETE FROM policy_attachments WHERE target = ?1")?
+                    .execute([&arn])?;
+                Ok::<_, RegistryError>(events)
             })
-            .await
+            .await?;
+        self.notify(crate::Change::Authorization);
+        self.emit_all(events);
+        Ok(())
     }
 
     /// ListThingGroups.
@@ -404,14 +433,14 @@ impl Registry {
         Ok(Page::from_rows(groups, limit, |g: &GroupRef| g.name.clone()))
     }
 
-    /// Adds `thing` to `group` within `tx`; already a member is fine.
-    fn add_member(tx: &Transaction<'_>, group: &str, thing: &str) -> Result<(), RegistryError> {
+    /// Adds `thing` to `group` within `tx`; already a member is fine. True if it was added.
+    fn add_member(tx: &Transaction<'_>, group: &str, thing: &str) -> Result<bool, RegistryError> {
         let current: Vec<String> = tx
             .prepare_cached("SELECT group_name FROM thing_group_members WHERE thing_name = ?1")?
             .query_map([thing], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         if current.iter().any(|g| g == group) {
-            return Ok(());
+            return Ok(false);
         }
         if current.len() >= rules::MAX_GROUPS_PER_THING {
             return Err(invalid(format!(
@@ -431,7 +460,7 @@ impl Registry {
             "INSERT INTO thing_group_members (group_name, thing_name) VALUES (?1, ?2)",
         )?
         .execute([group, thing])?;
-        Ok(())
+        Ok(true)
     }
 
     fn check_group_and_thing(
@@ -456,12 +485,21 @@ impl Registry {
         rules::check_name("thingGroupName", group)?;
         rules::check_name("thingName", thing)?;
         let (group, thing) = (group.to_owned(), thing.to_owned());
-        self.store
+        let registry = self.clone();
+        let event = self
+            .store
             .execute(move |tx| {
                 Registry::check_group_and_thing(tx, &group, &thing)?;
-                Registry::add_member(tx, &group, &thing)
+                if Registry::add_member(tx, &group, &thing)? {
+                    registry.membership_event(tx, Link::Added, &group, &thing)
+                } else {
+                    Ok(None)
+                }
             })
-            .await
+            .await?;
+        self.notify(crate::Change::Authorization);
+        self.emit_all(event.into_iter().collect());
+        Ok(())
     }
 
     /// RemoveThingFromThingGroup; a thing that is not a member is fine.
@@ -473,16 +511,17 @@ impl Registry {
         rules::check_name("thingGroupName", group)?;
         rules::check_name("thingName", thing)?;
         let (group, thing) = (group.to_owned(), thing.to_owned());
-        self.store
+        let registry = self.clone();
+        let event = self
+            .store
             .execute(move |tx| {
                 Registry::check_group_and_thing(tx, &group, &thing)?;
-                tx.prepare_cached(
-                    "DELETE FROM thing_group_members WHERE group_name = ?1 AND thing_name = ?2",
-                )?
-                .execute([&group, &thing])?;
-                Ok(())
+                registry.remove_member(tx, &group, &thing)
             })
-            .await
+            .await?;
+        self.notify(crate::Change::Authorization);
+        self.emit_all(event.into_iter().collect());
+        Ok(())
     }
 
     /// UpdateThingGroupsForThing: removals, then additions, all or nothing.
@@ -497,22 +536,27 @@ impl Registry {
             rules::check_name("thingGroupName", group)?;
         }
         let thing = thing.to_owned();
-        self.store
+        let registry = self.clone();
+        let events = self
+            .store
             .execute(move |tx| {
+                let mut events = Vec::new();
                 for group in &remove {
                     Registry::check_group_and_thing(tx, group, &thing)?;
-                    tx.prepare_cached(
-                        "DELETE FROM thing_group_members WHERE group_name = ?1 AND thing_name = ?2",
-                    )?
-                    .execute([group, &thing])?;
+                    events.extend(registry.remove_member(tx, group, &thing)?);
                 }
                 for group in &add {
                     Registry::check_group_and_thing(tx, group, &thing)?;
-                    Registry::add_member(tx, group, &thing)?;
+                    if Registry::add_member(tx, group, &thing)? {
+                        events.extend(registry.membership_event(tx, Link::Added, group, &thing)?);
+                    }
                 }
-                Ok(())
+                Ok::<_, RegistryError>(events)
             })
-            .await
+            .await?;
+        self.notify(crate::Change::Authorization);
+        self.emit_all(events);
+        Ok(())
     }
 
     /// ListThingsInThingGroup: thing names in name order, with `recursive` those of every
@@ -574,5 +618,112 @@ impl Registry {
         })?;
         let groups = names.into_iter().map(|name| self.group_ref(name)).collect();
         Ok(Page::from_rows(groups, limit, |g: &GroupRef| g.name.clone()))
+    }
+}
+
+/// Registry events of thing groups and memberships.
+impl Registry {
+    /// A THING_GROUP event for the group in `row`, as it is after the change.
+    fn group_event(
+        &self,
+        tx: &Transaction<'_>,
+        operation: Operation,
+        row: &Row,
+    ) -> Result<EventBody, RegistryError> {
+        let mut root_to_parent = Vec::new();
+        for name in ancestors(tx, row.parent.as_deref())? {
+            let id = group_row(tx, &name)?.map(|r| r.id).unwrap_or_default();
+            root_to_parent
+                .push(GroupArnAndId { arn: self.arns.arn(ResourceKind::ThingGroup, &name), id });
+        }
+        let parent = row.parent.as_ref().map(|name| {
+            (name.clone(), root_to_parent.last().map(|g| g.id.clone()).unwrap_or_default())
+        });
+        Ok(EventBody::ThingGroup {
+            operation,
+            id: row.id.clone(),
+            name: row.name.clone(),
+            version: row.version,
+            parent,
+            description: row.description.clone(),
+            root_to_parent,
+            attributes: row.attributes.clone(),
+        })
+    }
+
+    /// A THING_GROUP_HIERARCHY event between the group in `row` and its parent, if any.
+    fn hierarchy_event(
+        &self,
+        tx: &Transaction<'_>,
+        operation: Link,
+        row: &Row,
+    ) -> Result<Option<EventBody>, RegistryError> {
+        let Some(parent) = &row.parent else { return Ok(None) };
+        let parent_id = group_row(tx, parent)?.map(|r| r.id).unwrap_or_default();
+        Ok(Some(EventBody::Hierarchy {
+            operation,
+            parent_name: parent.clone(),
+            parent_id,
+            child_name: row.name.clone(),
+            child_id: row.id.clone(),
+        }))
+    }
+
+    /// A THING_GROUP_MEMBERSHIP event, if both the group and the thing exist.
+    fn membership_event(
+        &self,
+        tx: &Transaction<'_>,
+        operation: Link,
+        group: &str,
+        thing: &str,
+    ) -> Result<Option<EventBody>, RegistryError> {
+        let Some(group_row) = group_row(tx, group)? else { return Ok(None) };
+        let thing_id: Option<String> = tx
+            .prepare_cached("SELECT id FROM things WHERE name = ?1")?
+            .query_row([thing], |row| row.get(0))
+            .optional()?;
+        let Some(thing_id) = thing_id else { return Ok(None) };
+        Ok(Some(EventBody::Membership {
+            operation,
+            group_name: group.to_owned(),
+            group_arn: self.arns.arn(ResourceKind::ThingGroup, group),
+            group_id: group_row.id,
+            thing_name: thing.to_owned(),
+            thing_arn: self.arns.arn(ResourceKind::Thing, thing),
+            thing_id,
+        }))
+    }
+
+    /// Removes `thing` from `group` within `tx`; the removal's event if it was a member.
+    fn remove_member(
+        &self,
+        tx: &Transaction<'_>,
+        group: &str,
+        thing: &str,
+    ) -> Result<Option<EventBody>, RegistryError> {
+        let event = self.membership_event(tx, Link::Removed, group, thing)?;
+        let removed = tx
+            .prepare_cached(
+                "DELETE FROM thing_group_members WHERE group_name = ?1 AND thing_name = ?2",
+            )?
+            .execute([group, thing])?;
+        Ok(if removed > 0 { event } else { None })
+    }
+
+    /// The membership removals that deleting `thing` implies (call before deleting it).
+    pub(crate) fn memberships_removed_with_thing(
+        &self,
+        tx: &Transaction<'_>,
+        thing: &crate::Thing,
+    ) -> Result<Vec<EventBody>, RegistryError> {
+        let groups: Vec<String> = tx
+            .prepare_cached("SELECT group_name FROM thing_group_members WHERE thing_name = ?1")?
+            .query_map([&thing.name], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut events = Vec::new();
+        for group in &groups {
+            events.extend(self.membership_event(tx, Link::Removed, group, &thing.name)?);
+        }
+        Ok(events)
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn::ResourceKind;
 use crate::error::{RegistryError, invalid};
+use crate::events::{EventBody, Operation};
 use crate::rules;
 use crate::tags::{Tag, check_tags, put_tags};
 use crate::{Page, Registry, now_ms};
@@ -145,11 +146,12 @@ impl Registry {
         check_properties(&new.properties)?;
         check_tags(&new.tags)?;
         let registry = self.clone();
-        self.store
+        let (thing_type, created) = self
+            .store
             .execute(move |tx| {
                 if let Some(existing) = registry.thing_type_in(tx, &new.name)? {
                     if existing.properties == new.properties {
-                        return Ok(existing);
+                        return Ok((existing, false));
                     }
                     return Err(RegistryError::AlreadyExists {
                         message: format!("Thing Type {} already exists", new.name),
@@ -178,7 +180,7 @@ impl Registry {
                 ])?;
                 let arn = registry.arns.arn(ResourceKind::ThingType, &new.name);
                 put_tags(tx, &arn, &new.tags)?;
-                Ok(ThingType {
+                let thing_type = ThingType {
                     name: new.name,
                     id,
                     arn,
@@ -186,9 +188,14 @@ impl Registry {
                     deprecated: false,
                     deprecation_ms: None,
                     creation_ms: created,
-                })
+                };
+                Ok::<_, RegistryError>((thing_type, true))
             })
-            .await
+            .await?;
+        if created {
+            self.emit(type_event(Operation::Created, &thing_type));
+        }
+        Ok(thing_type)
     }
 
     /// DescribeThingType.
@@ -209,7 +216,8 @@ impl Registry {
         check_properties(&properties)?;
         let name = name.to_owned();
         let registry = self.clone();
-        self.store
+        let event = self
+            .store
             .execute(move |tx| {
                 let existing =
                     registry.thing_type_in(tx, &name)?.ok_or_else(|| Registry::not_found_type(&name))?;
@@ -230,16 +238,21 @@ impl Registry {
                     serde_json::to_string(&searchable)?,
                     propagating.as_ref().map(serde_json::to_string).transpose()?
                 ])?;
-                Ok(())
+                let updated = registry.thing_type_in(tx, &name)?.ok_or_else(|| Registry::not_found_type(&name))?;
+                Ok::<_, RegistryError>(type_event(Operation::Updated, &updated))
             })
-            .await
+            .await?;
+        self.emit(event);
+        Ok(())
     }
 
     /// DeprecateThingType (or, with `undo`, undoes it).
     pub async fn deprecate_thing_type(&self, name: &str, undo: bool) -> Result<(), RegistryError> {
         rules::check_name("thingTypeName", name)?;
         let name = name.to_owned();
-        self.store
+        let registry = self.clone();
+        let event = self
+            .store
             .execute(move |tx| {
                 let changed = if undo {
                     tx.prepare_cached(
@@ -255,9 +268,12 @@ impl Registry {
                 if changed == 0 {
                     return Err(Registry::not_found_type(&name));
                 }
-                Ok(())
+                let updated = registry.thing_type_in(tx, &name)?.ok_or_else(|| Registry::not_found_type(&name))?;
+                Ok::<_, RegistryError>(type_event(Operation::Updated, &updated))
             })
-            .await
+            .await?;
+        self.emit(event);
+        Ok(())
     }
 
     /// DeleteThingType: only a deprecated type that no thing uses. Its tags go with it.
@@ -265,7 +281,8 @@ impl Registry {
         rules::check_name("thingTypeName", name)?;
         let name = name.to_owned();
         let registry = self.clone();
-        self.store
+        let event = self
+            .store
             .execute(move |tx| {
                 let existing = registry
                     .thing_type_in(tx, &name)?
@@ -286,9 +303,11 @@ impl Registry {
                 tx.prepare_cached("DELETE FROM thing_types WHERE name = ?1")?.execute([&name])?;
                 tx.prepare_cached("DELETE FROM tags WHERE resource_arn = ?1")?
                     .execute([&existing.arn])?;
-                Ok(())
+                Ok::<_, RegistryError>(type_event(Operation::Deleted, &existing))
             })
-            .await
+            .await?;
+        self.emit(event);
+        Ok(())
     }
 
     /// ListThingTypes, optionally only the type named `name`.
@@ -317,5 +336,18 @@ impl Registry {
         let types =
             rows.into_iter().map(Registry::finish_thing_type).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(types, limit, |t| t.name.clone()))
+    }
+}
+
+/// A THING_TYPE event for `thing_type` as it is after the change.
+fn type_event(operation: Operation, thing_type: &ThingType) -> EventBody {
+    EventBody::ThingType {
+        operation,
+        id: thing_type.id.clone(),
+        name: thing_type.name.clone(),
+        deprecated: thing_type.deprecated,
+        deprecation_ms: thing_type.deprecation_ms,
+        searchable_attributes: thing_type.properties.searchable_attributes.clone(),
+        description: thing_type.properties.description.clone(),
     }
 }

@@ -6,6 +6,7 @@ use ferrocore_store::rusqlite::{self, OptionalExtension, Row, Transaction, param
 
 use crate::arn::ResourceKind;
 use crate::error::{RegistryError, invalid};
+use crate::events::{EventBody, Link, Operation};
 use crate::rules::{self, Attributes};
 use crate::{Page, Registry, now_ms};
 
@@ -111,14 +112,15 @@ impl Registry {
         rules::check_attributes(&new.attributes)?;
         rules::check_thing_attribute_count(&new.attributes, new.type_name.is_some())?;
         let registry = self.clone();
-        self.store
+        let (thing, created) = self
+            .store
             .execute(move |tx| {
                 if let Some(existing) = registry.thing_in(tx, &new.name)? {
                     let same = existing.type_name == new.type_name
                         && existing.attributes == new.attributes
                         && existing.billing_group == new.billing_group;
                     if same {
-                        return Ok(existing);
+                        return Ok((existing, false));
                     }
                     return Err(RegistryError::AlreadyExists {
                         message: format!("Thing {} already exists", new.name),
@@ -141,7 +143,7 @@ impl Registry {
                     new.billing_group,
                     now_ms()
                 ])?;
-                Ok(Thing {
+                let thing = Thing {
                     arn: registry.arns.arn(ResourceKind::Thing, &new.name),
                     name: new.name,
                     id,
@@ -149,9 +151,17 @@ impl Registry {
                     attributes: new.attributes,
                     version: 1,
                     billing_group: new.billing_group,
-                })
+                };
+                Ok::<_, RegistryError>((thing, true))
             })
-            .await
+            .await?;
+        if created {
+            self.emit(thing_event(Operation::Created, &thing));
+            if let Some(type_name) = &thing.type_name {
+                self.emit(type_association(Link::Added, &thing, type_name));
+            }
+        }
+        Ok(thing)
     }
 
     /// A thing type that exists and is not deprecated, or why not.
@@ -196,12 +206,14 @@ impl Registry {
             rules::check_attributes(attributes)?;
         }
         let registry = self.clone();
-        self.store
+        let (version, events) = self
+            .store
             .execute(move |tx| {
                 let thing = registry.thing_in(tx, &update.name)?.ok_or_else(|| {
                     RegistryError::NotFound(format!("Thing {} cannot be found.", update.name))
                 })?;
                 rules::check_version("thing", &update.name, update.expected_version, thing.version)?;
+                let old_type = thing.type_name.clone();
                 let type_name = if update.remove_type {
                     None
                 } else if let Some(new_type) = update.type_name {
@@ -210,11 +222,11 @@ impl Registry {
                     }
                     Some(new_type)
                 } else {
-                    thing.type_name
+                    thing.type_name.clone()
                 };
                 let attributes = match &update.attributes {
                     Some((payload, merge)) => rules::apply_attributes(&thing.attributes, payload, *merge),
-                    None => thing.attributes,
+                    None => thing.attributes.clone(),
                 };
                 rules::check_thing_attribute_count(&attributes, type_name.is_some())?;
                 let version = thing.version + 1;
@@ -222,13 +234,29 @@ impl Registry {
                     "UPDATE things SET type_name = ?2, attributes = ?3, version = ?4 WHERE name = ?1",
                 )?
                 .execute(params![update.name, type_name, serde_json::to_string(&attributes)?, version])?;
-                Ok(version)
+                let updated = Thing { type_name, attributes, version, ..thing };
+                let mut events = vec![thing_event(Operation::Updated, &updated)];
+                if old_type != updated.type_name {
+                    if let Some(old) = &old_type {
+                        events.push(type_association(Link::Removed, &updated, old));
+                    }
+                    if let Some(new) = &updated.type_name {
+                        events.push(type_association(Link::Added, &updated, new));
+                    }
+                }
+                Ok::<_, RegistryError>((version, events))
             })
-            .await
+            .await?;
+        self.emit_all(events);
+        // Thing type and attributes fill policy variables.
+        self.notify(crate::Change::Authorization);
+        Ok(version)
     }
 
     /// DeleteThing. A missing thing is not an error (as on AWS); a wrong `expected_version` of
-    /// an existing thing is. The thing leaves its groups.
+    /// an existing thing is, and so is a thing with principals attached ("Cannot delete. Thing
+    /// {name} is still attached to one or more principals", as AWS answers). The thing leaves
+    /// its groups.
     pub async fn delete_thing(
         &self,
         name: &str,
@@ -237,16 +265,35 @@ impl Registry {
         rules::check_name("thingName", name)?;
         let name = name.to_owned();
         let registry = self.clone();
-        self.store
+        let events = self
+            .store
             .execute(move |tx| {
-                let Some(thing) = registry.thing_in(tx, &name)? else { return Ok(()) };
+                let Some(thing) = registry.thing_in(tx, &name)? else { return Ok(Vec::new()) };
                 rules::check_version("thing", &name, expected_version, thing.version)?;
+                let attached: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM thing_principals WHERE thing_name = ?1)",
+                    )?
+                    .query_row([&name], |row| row.get(0))?;
+                if attached {
+                    return Err(invalid(format!(
+                        "Cannot delete. Thing {name} is still attached to one or more principals"
+                    )));
+                }
+                let mut events = registry.memberships_removed_with_thing(tx, &thing)?;
                 tx.prepare_cached("DELETE FROM things WHERE name = ?1")?.execute([&name])?;
                 tx.prepare_cached("DELETE FROM thing_group_members WHERE thing_name = ?1")?
                     .execute([&name])?;
-                Ok(())
+                if let Some(type_name) = &thing.type_name {
+                    events.push(type_association(Link::Removed, &thing, type_name));
+                }
+                events.push(thing_event(Operation::Deleted, &thing));
+                Ok::<_, RegistryError>(events)
             })
-            .await
+            .await?;
+        self.emit_all(events);
+        self.notify(crate::Change::Authorization);
+        Ok(())
     }
 
     /// ListThings: things after `after` (a name), in name order, at most `limit`.
@@ -302,5 +349,27 @@ impl Registry {
             things.push(thing);
         }
         Ok(Page::from_rows(things, limit, |t| t.name.clone()))
+    }
+}
+
+/// A THING event for `thing` as it is after the change.
+fn thing_event(operation: Operation, thing: &Thing) -> EventBody {
+    EventBody::Thing {
+        operation,
+        id: thing.id.clone(),
+        name: thing.name.clone(),
+        version: thing.version,
+        type_name: thing.type_name.clone(),
+        attributes: thing.attributes.clone(),
+    }
+}
+
+/// A THING_TYPE_ASSOCIATION event.
+fn type_association(operation: Link, thing: &Thing, type_name: &str) -> EventBody {
+    EventBody::TypeAssociation {
+        operation,
+        thing_id: thing.id.clone(),
+        thing_name: thing.name.clone(),
+        type_name: type_name.to_owned(),
     }
 }

@@ -75,6 +75,8 @@ pub struct Config {
     pub mqtt_addr: Option<SocketAddr>,
     /// The plain HTTP listener of the AWS API (control plane), if any.
     pub api_addr: Option<SocketAddr>,
+    /// The TLS listeners, their certificate, and the plain listener's policy.
+    pub tls: TlsConfig,
     /// The region: in ARNs, and the one SigV4 credential scopes must name.
     pub region: String,
     /// The 12-digit account id in ARNs.
@@ -93,6 +95,26 @@ pub struct Config {
     pub session_sweep_interval: u64,
     /// Broker limits.
     pub broker: BrokerConfig,
+    /// The rules engine (`[rules]`).
+    pub rules: RulesSettings,
+}
+
+/// The device gateway's TLS listeners and the policy of the plain listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// MQTT over TLS with client certificates (AWS's port 8883), if any.
+    pub mqtts_addr: Option<SocketAddr>,
+    /// HTTPS, and MQTT for clients offering ALPN `x-amzn-mqtt-ca` (AWS's port 443), if any.
+    pub https_addr: Option<SocketAddr>,
+    /// Names (DNS names or IP addresses) the generated server certificate is issued for.
+    pub host_names: Vec<String>,
+    /// A server certificate chain (PEM) to use instead of one issued by the local CA.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// The IoT policy (a JSON file) that governs clients of the plain MQTT listener; `None`
+    /// allows everything, and then that listener may bind only a loopback address.
+    pub mqtt_policy_file: Option<PathBuf>,
 }
 
 /// The file's shape: every field optional, so a file states only what it changes.
@@ -102,6 +124,12 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     mqtt_addr: Option<String>,
     api_addr: Option<String>,
+    mqtts_addr: Option<String>,
+    https_addr: Option<String>,
+    tls_host_names: Option<Vec<String>>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    mqtt_policy_file: Option<PathBuf>,
     region: Option<String>,
     account_id: Option<String>,
     hostname: Option<String>,
@@ -111,6 +139,8 @@ struct FileConfig {
     session_sweep_interval: Option<u64>,
     #[serde(default)]
     broker: toml::Table,
+    #[serde(default)]
+    rules: RulesFile,
 }
 
 /// Values given on the command line.
@@ -122,6 +152,10 @@ pub struct Overrides {
     pub mqtt_addr: Option<String>,
     /// `--api-addr` (`off` disables the listener).
     pub api_addr: Option<String>,
+    /// `--mqtts-addr` (`off` disables the listener).
+    pub mqtts_addr: Option<String>,
+    /// `--https-addr` (`off` disables the listener).
+    pub https_addr: Option<String>,
     /// `--profile`.
     pub profile: Option<Profile>,
     /// `--log`.
@@ -161,26 +195,72 @@ impl Config {
             .or_else(|| env.get("FERROCORE_DATA_DIR").map(PathBuf::from))
             .or(file_config.data_dir)
             .unwrap_or_else(|| PathBuf::from("ferrocore-data"));
-        let mqtt_addr = match flags
-            .mqtt_addr
-            .clone()
-            .or_else(|| env.get("FERROCORE_MQTT_ADDR").cloned())
-            .or(file_config.mqtt_addr)
-        {
-            None => Some(SocketAddr::from(([127, 0, 0, 1], 1883))),
-            Some(s) if s == "off" => None,
-            Some(s) => Some(s.parse().map_err(|e| invalid("mqtt_addr", format!("{s:?}: {e}")))?),
+        let mqtt_addr = address(
+            "mqtt_addr",
+            [
+                flags.mqtt_addr.clone(),
+                env.get("FERROCORE_MQTT_ADDR").cloned(),
+                file_config.mqtt_addr,
+            ],
+            SocketAddr::from(([127, 0, 0, 1], 1883)),
+        )?;
+        let api_addr = address(
+            "api_addr",
+            [flags.api_addr.clone(), env.get("FERROCORE_API_ADDR").cloned(), file_config.api_addr],
+            SocketAddr::from(([127, 0, 0, 1], 9080)),
+        )?;
+        let mqtts_addr = address(
+            "mqtts_addr",
+            [
+                flags.mqtts_addr.clone(),
+                env.get("FERROCORE_MQTTS_ADDR").cloned(),
+                file_config.mqtts_addr,
+            ],
+            SocketAddr::from(([0, 0, 0, 0], 8883)),
+        )?;
+        let https_addr = address(
+            "https_addr",
+            [
+                flags.https_addr.clone(),
+                env.get("FERROCORE_HTTPS_ADDR").cloned(),
+                file_config.https_addr,
+            ],
+            SocketAddr::from(([0, 0, 0, 0], 8443)),
+        )?;
+        let host_names = match env.get("FERROCORE_TLS_HOST_NAMES") {
+            Some(names) => names.split(',').map(|n| n.trim().to_owned()).collect(),
+            None => file_config
+                .tls_host_names
+                .unwrap_or_else(|| vec!["localhost".to_owned(), "127.0.0.1".to_owned()]),
         };
-        let api_addr = match flags
-            .api_addr
-            .clone()
-            .or_else(|| env.get("FERROCORE_API_ADDR").cloned())
-            .or(file_config.api_addr)
+        let cert_file =
+            env.get("FERROCORE_TLS_CERT_FILE").map(PathBuf::from).or(file_config.tls_cert_file);
+        let key_file =
+            env.get("FERROCORE_TLS_KEY_FILE").map(PathBuf::from).or(file_config.tls_key_file);
+        if cert_file.is_some() != key_file.is_some() {
+            return Err(invalid(
+                "tls_cert_file",
+                "set both tls_cert_file and tls_key_file, or neither".into(),
+            ));
+        }
+        let mqtt_policy_file = env
+            .get("FERROCORE_MQTT_POLICY_FILE")
+            .map(PathBuf::from)
+            .or(file_config.mqtt_policy_file);
+        if let Some(addr) = mqtt_addr
+            && !addr.ip().is_loopback()
+            && mqtt_policy_file.is_none()
         {
-            None => Some(SocketAddr::from(([127, 0, 0, 1], 9080))),
-            Some(s) if s == "off" => None,
-            Some(s) => Some(s.parse().map_err(|e| invalid("api_addr", format!("{s:?}: {e}")))?),
-        };
+            return Err(invalid(
+                "mqtt_addr",
+                format!(
+                    "the plain MQTT listener on {addr} is not a loopback address: set \
+                     mqtt_policy_file to the policy its clients get, or use the TLS listeners"
+                ),
+            ));
+        }
+        let tls =
+            TlsConfig { mqtts_addr, https_addr, host_names, cert_file, key_file, mqtt_policy_file };
         let region = env
             .get("FERROCORE_REGION")
             .cloned()
@@ -251,6 +331,7 @@ impl Config {
                 broker_table.insert(field.to_ascii_lowercase(), parsed);
             }
         }
+        let rules = rules_settings(file_config.rules, env)?;
         let broker: BrokerConfig = broker_table
             .try_into()
             .map_err(|e: toml::de::Error| invalid("[broker]", e.to_string()))?;
@@ -258,6 +339,7 @@ impl Config {
             data_dir,
             mqtt_addr,
             api_addr,
+            tls,
             region,
             account_id,
             hostname,
@@ -267,6 +349,7 @@ impl Config {
             durability,
             session_sweep_interval,
             broker,
+            rules,
         })
     }
 
@@ -276,7 +359,112 @@ impl Config {
     }
 }
 
+/// A listener address: the first of `sources` given (flag, environment, file), `off` for none,
+/// or `default`.
+fn address(
+    name: &str,
+    sources: [Option<String>; 3],
+    default: SocketAddr,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match sources.into_iter().flatten().next() {
+        None => Ok(Some(default)),
+        Some(s) if s == "off" => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|e| ConfigError::Invalid {
+            origin: name.to_owned(),
+            message: format!("{s:?}: {e}"),
+        }),
+    }
+}
+
 /// An environment value as TOML (numbers, booleans, inline tables), or else a string.
+/// The rules engine's settings: `[rules]` in the file, `FERROCORE_RULES_<NAME>` in the
+/// environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesSettings {
+    /// Where the S3 action writes objects (`<dir>/<bucket>/<key>`); `None`: `<data_dir>/s3`.
+    pub s3_dir: Option<PathBuf>,
+    /// An S3-compatible endpoint to use instead of the local directory.
+    pub s3_endpoint: Option<String>,
+    /// Messages each rule action may have waiting; more are dropped to the error action.
+    pub queue_size: usize,
+    /// Retries of a failed action before its rule's error action runs.
+    pub retries: u32,
+    /// Timeout of one HTTP action request (and destination confirmation), milliseconds.
+    pub http_timeout_ms: u64,
+}
+
+impl Default for RulesSettings {
+    fn default() -> RulesSettings {
+        RulesSettings {
+            s3_dir: None,
+            s3_endpoint: None,
+            queue_size: 1000,
+            retries: 2,
+            http_timeout_ms: 3000,
+        }
+    }
+}
+
+/// `[rules]` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    s3_dir: Option<PathBuf>,
+    s3_endpoint: Option<String>,
+    queue_size: Option<usize>,
+    retries: Option<u32>,
+    http_timeout_ms: Option<u64>,
+}
+
+fn rules_settings(
+    file: RulesFile,
+    env: &BTreeMap<String, String>,
+) -> Result<RulesSettings, ConfigError> {
+    fn number<T: std::str::FromStr>(
+        env: &BTreeMap<String, String>,
+        name: &str,
+        file: Option<T>,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match env.get(name) {
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                origin: name.to_owned(),
+                message: format!("{text:?} is not a number"),
+            }),
+            None => Ok(file.unwrap_or(default)),
+        }
+    }
+    let defaults = RulesSettings::default();
+    let settings = RulesSettings {
+        s3_dir: env.get("FERROCORE_RULES_S3_DIR").map(PathBuf::from).or(file.s3_dir),
+        s3_endpoint: env
+            .get("FERROCORE_RULES_S3_ENDPOINT")
+            .cloned()
+            .or(file.s3_endpoint)
+            .filter(|e| !e.is_empty()),
+        queue_size: number(
+            env,
+            "FERROCORE_RULES_QUEUE_SIZE",
+            file.queue_size,
+            defaults.queue_size,
+        )?,
+        retries: number(env, "FERROCORE_RULES_RETRIES", file.retries, defaults.retries)?,
+        http_timeout_ms: number(
+            env,
+            "FERROCORE_RULES_HTTP_TIMEOUT_MS",
+            file.http_timeout_ms,
+            defaults.http_timeout_ms,
+        )?,
+    };
+    if settings.queue_size == 0 {
+        return Err(ConfigError::Invalid {
+            origin: "[rules] queue_size".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    Ok(settings)
+}
+
 fn parse_env_value(value: &str) -> toml::Value {
     let wrapped = format!("v = {value}");
     match toml::from_str::<toml::Table>(&wrapped) {
@@ -345,7 +533,7 @@ mod tests {
             mqtt_addr: Some("off".into()),
             api_addr: Some("off".into()),
             profile: Some(Profile::Aws),
-            log: None,
+            ..Overrides::default()
         };
         let from_flags = Config::load(Some(&path), &e, &flags).unwrap();
         assert_eq!(from_flags.data_dir, PathBuf::from("/from/flag"));
@@ -394,6 +582,62 @@ mod tests {
         assert!(
             Config::load(None, &env(&[("FERROCORE_PROFILE", "x")]), &Overrides::default()).is_err()
         );
+    }
+
+    #[test]
+    fn tls_settings() {
+        let config = Config::load(None, &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(config.tls.mqtts_addr, Some("0.0.0.0:8883".parse().unwrap()));
+        assert_eq!(config.tls.https_addr, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(config.tls.host_names, vec!["localhost", "127.0.0.1"]);
+        let e = env(&[
+            ("FERROCORE_MQTTS_ADDR", "off"),
+            ("FERROCORE_HTTPS_ADDR", "127.0.0.1:9443"),
+            ("FERROCORE_TLS_HOST_NAMES", "iot.example.com, 10.0.0.1"),
+        ]);
+        let config = Config::load(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(config.tls.mqtts_addr, None);
+        assert_eq!(config.tls.https_addr, Some("127.0.0.1:9443".parse().unwrap()));
+        assert_eq!(config.tls.host_names, vec!["iot.example.com", "10.0.0.1"]);
+        let half = env(&[("FERROCORE_TLS_CERT_FILE", "/x.pem")]);
+        assert!(Config::load(None, &half, &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn a_plain_listener_off_loopback_needs_a_policy() {
+        let open = env(&[("FERROCORE_MQTT_ADDR", "0.0.0.0:1883")]);
+        let error = Config::load(None, &open, &Overrides::default()).unwrap_err();
+        assert!(error.to_string().contains("mqtt_policy_file"), "{error}");
+        let governed = env(&[
+            ("FERROCORE_MQTT_ADDR", "0.0.0.0:1883"),
+            ("FERROCORE_MQTT_POLICY_FILE", "/etc/ferrocore/plain-policy.json"),
+        ]);
+        let config = Config::load(None, &governed, &Overrides::default()).unwrap();
+        assert!(config.tls.mqtt_policy_file.is_some());
+    }
+
+    #[test]
+    fn rules_settings_from_file_and_environment() {
+        let defaults = Config::load(None, &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(defaults.rules, RulesSettings::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, "[rules]\nqueue_size = 5\nretries = 0\ns3_dir = \"/b\"\n").unwrap();
+        let from_file = Config::load(Some(&path), &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(from_file.rules.queue_size, 5);
+        assert_eq!(from_file.rules.retries, 0);
+        assert_eq!(from_file.rules.s3_dir, Some(PathBuf::from("/b")));
+        let e = env(&[
+            ("FERROCORE_RULES_QUEUE_SIZE", "7"),
+            ("FERROCORE_RULES_HTTP_TIMEOUT_MS", "100"),
+            ("FERROCORE_RULES_S3_ENDPOINT", "http://127.0.0.1:9000"),
+        ]);
+        let from_env = Config::load(Some(&path), &e, &Overrides::default()).unwrap();
+        assert_eq!(from_env.rules.queue_size, 7);
+        assert_eq!(from_env.rules.http_timeout_ms, 100);
+        assert_eq!(from_env.rules.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let bad = env(&[("FERROCORE_RULES_RETRIES", "many")]);
+        assert!(Config::load(None, &bad, &Overrides::default()).is_err());
     }
 
     #[test]

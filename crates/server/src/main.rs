@@ -66,6 +66,12 @@ struct ServeArgs {
     /// The AWS API listener (plain HTTP), or `off` [env: FERROCORE_API_ADDR] (default 127.0.0.1:9080).
     #[arg(long)]
     api_addr: Option<String>,
+    /// MQTT over TLS with device certificates, or `off` [env: FERROCORE_MQTTS_ADDR] (default 0.0.0.0:8883).
+    #[arg(long)]
+    mqtts_addr: Option<String>,
+    /// HTTPS, and MQTT with ALPN x-amzn-mqtt-ca, or `off` [env: FERROCORE_HTTPS_ADDR] (default 0.0.0.0:8443).
+    #[arg(long)]
+    https_addr: Option<String>,
     /// `aws` (AWS IoT Core's limits) or `mqtt` (a standard MQTT 5 broker) [env: FERROCORE_PROFILE].
     #[arg(long)]
     profile: Option<Profile>,
@@ -140,6 +146,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         mqtt_addr: args.mqtt_addr,
         api_addr: args.api_addr,
+        mqtts_addr: args.mqtts_addr,
+        https_addr: args.https_addr,
         profile: args.profile,
         log: args.log,
     };
@@ -163,6 +171,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         if let Some(addr) = server.mqtt_addr() {
             let _ = writeln!(out, "ferrocore: MQTT listening on {addr}");
+        }
+        if let Some(addr) = server.mqtts_addr() {
+            let _ = writeln!(out, "ferrocore: MQTT over TLS listening on {addr}");
+        }
+        if let Some(addr) = server.https_addr() {
+            let _ = writeln!(out, "ferrocore: HTTPS listening on {addr}");
         }
         if let Some(addr) = server.api_addr() {
             if let Some(key) = server.created_admin_key() {

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 fn serve(data_dir: &Path, env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocore"))
         .args(["serve", "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log", "warn"])
+        .args(["--mqtts-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(data_dir)
         .envs(env.iter().copied())

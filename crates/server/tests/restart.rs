@@ -23,6 +23,7 @@ impl Ferrocore {
     fn start(data_dir: &Path) -> Ferrocore {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocore"))
             .args(["serve", "--mqtt-addr", "127.0.0.1:0", "--api-addr", "off", "--log", "warn"])
+            .args(["--mqtts-addr", "off", "--https-addr", "off"])
             .arg("--data-dir")
             .arg(data_dir)
             .env("FERROCORE_DURABILITY", "full")

@@ -109,6 +109,109 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          updated_s   INTEGER NOT NULL,
          PRIMARY KEY (thing_name, shadow_name)
      );",
+    // 5: certificates and CA certificates (crate `ferrocore-registry` owns these tables and
+    // their SQL). `id` is the lowercase hex SHA-256 of the DER; `pem` the certificate as
+    // registered. Times and validity bounds are milliseconds since the Unix epoch. `status` is
+    // AWS's CertificateStatus / CACertificateStatus name; `mode` is 'DEFAULT' or 'SNI_ONLY'.
+    // `subject` / `issuer` are the hex DER of the certificate's names, so that the issuer of a
+    // certificate can be looked up. `settings` holds small per-account values, such as the CA
+    // registration code (key 'registration_code').
+    "CREATE TABLE certificates (
+         id                TEXT    NOT NULL PRIMARY KEY,
+         arn               TEXT    NOT NULL,
+         pem               TEXT    NOT NULL,
+         status            TEXT    NOT NULL,
+         ca_certificate_id TEXT,
+         issuer            TEXT    NOT NULL,
+         owned_by          TEXT    NOT NULL,
+         previous_owned_by TEXT,
+         created_ms        INTEGER NOT NULL,
+         updated_ms        INTEGER NOT NULL,
+         not_before_ms     INTEGER NOT NULL,
+         not_after_ms      INTEGER NOT NULL,
+         mode              TEXT    NOT NULL,
+         generation_id     TEXT    NOT NULL,
+         customer_version  INTEGER NOT NULL
+     );
+     CREATE INDEX certificates_by_created ON certificates (created_ms, id);
+     CREATE INDEX certificates_by_ca ON certificates (ca_certificate_id, created_ms, id);
+     CREATE TABLE ca_certificates (
+         id                 TEXT    NOT NULL PRIMARY KEY,
+         arn                TEXT    NOT NULL,
+         pem                TEXT    NOT NULL,
+         status             TEXT    NOT NULL,
+         auto_registration  TEXT    NOT NULL,
+         subject            TEXT    NOT NULL,
+         owned_by           TEXT    NOT NULL,
+         created_ms         INTEGER NOT NULL,
+         updated_ms         INTEGER NOT NULL,
+         not_before_ms      INTEGER NOT NULL,
+         not_after_ms       INTEGER NOT NULL,
+         mode               TEXT    NOT NULL,
+         generation_id      TEXT    NOT NULL,
+         customer_version   INTEGER NOT NULL,
+         registration_config TEXT
+     );
+     CREATE INDEX ca_certificates_by_created ON ca_certificates (created_ms, id);
+     CREATE INDEX ca_certificates_by_subject ON ca_certificates (subject);
+     CREATE TABLE settings (
+         key   TEXT NOT NULL PRIMARY KEY,
+         value TEXT NOT NULL
+     );",
+    // 6: policies, policy versions, policy attachments, thing principals (crate
+    // `ferrocore-registry`). `next_version` is the id the next version gets (ids are never
+    // reused); `generation` is AWS's generationId, a new UUID on every change. Attachment
+    // targets and principals are ARNs (certificate or thing group ARNs).
+    "CREATE TABLE policies (
+         name            TEXT    NOT NULL PRIMARY KEY,
+         arn             TEXT    NOT NULL,
+         default_version TEXT    NOT NULL,
+         next_version    INTEGER NOT NULL,
+         generation      TEXT    NOT NULL,
+         created_ms      INTEGER NOT NULL,
+         updated_ms      INTEGER NOT NULL
+     );
+     CREATE TABLE policy_versions (
+         policy_name TEXT    NOT NULL,
+         version_id  TEXT    NOT NULL,
+         document    TEXT    NOT NULL,
+         created_ms  INTEGER NOT NULL,
+         PRIMARY KEY (policy_name, version_id)
+     );
+     CREATE TABLE policy_attachments (
+         policy_name TEXT NOT NULL,
+         target      TEXT NOT NULL,
+         PRIMARY KEY (policy_name, target)
+     );
+     CREATE INDEX policy_attachments_by_target ON policy_attachments (target, policy_name);
+     CREATE TABLE thing_principals (
+         thing_name     TEXT NOT NULL,
+         principal      TEXT NOT NULL,
+         principal_type TEXT NOT NULL DEFAULT 'NON_EXCLUSIVE_THING',
+         PRIMARY KEY (thing_name, principal)
+     );
+     CREATE INDEX thing_principals_by_principal ON thing_principals (principal, thing_name);",
+    // 7: topic rules and topic rule destinations (crate `ferrocore-rules`).
+    "CREATE TABLE topic_rules (
+         name          TEXT PRIMARY KEY,
+         arn           TEXT NOT NULL,
+         payload       TEXT NOT NULL,
+         sql           TEXT NOT NULL,
+         topic_pattern TEXT,
+         disabled      INTEGER NOT NULL,
+         created_ms    INTEGER NOT NULL,
+         updated_ms    INTEGER NOT NULL
+     );
+     CREATE TABLE topic_rule_destinations (
+         arn           TEXT PRIMARY KEY,
+         url           TEXT NOT NULL UNIQUE,
+         status        TEXT NOT NULL,
+         status_reason TEXT,
+         token         TEXT NOT NULL,
+         created_ms    INTEGER NOT NULL,
+         updated_ms    INTEGER NOT NULL
+     );
+     CREATE INDEX topic_rule_destinations_by_token ON topic_rule_destinations (token);",
 ];
 
 /// The schema version this build writes.

@@ -10,12 +10,15 @@
 //!   API with the admin key; [`http`] sends raw HTTP requests for what the SDK cannot send.
 //! - [`TestServer::iot_data_client`]: the same for the `iot-data` data plane
 //!   (`aws-sdk-iotdataplane`), on the same listener.
+//! - [`ws`]: MQTT over WebSocket with URLs presigned by the AWS SDK's signer.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 pub mod http;
 pub mod raw;
 pub mod rumqtt;
+pub mod tls;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,6 +47,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The AWS API listener.
     pub api_addr: SocketAddr,
+    /// The MQTT over TLS listener (AWS's 8883).
+    pub mqtts_addr: SocketAddr,
+    /// The HTTPS listener (AWS's 443: HTTPS, and MQTT with ALPN `x-amzn-mqtt-ca`).
+    pub https_addr: SocketAddr,
     /// The data directory (removed when the server is dropped).
     pub dir: tempfile::TempDir,
 }
@@ -67,6 +74,8 @@ impl TestServer {
         config.data_dir = dir.path().to_owned();
         config.mqtt_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.api_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.tls.mqtts_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.tls.https_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.durability = ferrocore_server::Durability::Normal;
         config.root_key = Some(ferrocore_server::RootKey {
             id: ADMIN_KEY_ID.to_owned(),
@@ -76,7 +85,10 @@ impl TestServer {
         let server = Server::start(config).await.unwrap();
         let addr = server.mqtt_addr().unwrap();
         let api_addr = server.api_addr().unwrap();
-        TestServer { server: Some(server), addr, api_addr, dir }
+        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mqtts_addr = server.mqtts_addr().unwrap_or(unbound);
+        let https_addr = server.https_addr().unwrap_or(unbound);
+        TestServer { server: Some(server), addr, api_addr, mqtts_addr, https_addr, dir }
     }
 
     /// The server inside.
@@ -111,6 +123,24 @@ impl TestServer {
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             // Errors should surface at once, not after retries.
             .retry_config(aws_sdk_iot::config::retry::RetryConfig::disabled())
+    }
+
+    /// An `iot` client with the admin key that reaches the server over HTTPS (the
+    /// `https_addr` listener, AWS's port 443), trusting the local CA.
+    pub fn iot_client_https(&self) -> aws_sdk_iot::Client {
+        use aws_smithy_http_client::tls;
+        let trust = tls::TrustStore::empty().with_pem_certificate(self.ca_pem().into_bytes());
+        let context = tls::TlsContext::builder().with_trust_store(trust).build().unwrap();
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_context(context)
+            .build_https();
+        let config = self
+            .iot_config(ADMIN_KEY_ID, ADMIN_SECRET)
+            .endpoint_url(format!("https://localhost:{}", self.https_addr.port()))
+            .http_client(http)
+            .build();
+        aws_sdk_iot::Client::from_conf(config)
     }
 
     /// An `iot-data` (data plane) client with the admin key.
@@ -152,6 +182,18 @@ impl TestServer {
         target: &str,
         body: &[u8],
     ) -> http::Response {
+        self.raw_signed_with_headers(service, method, target, &[], body).await
+    }
+
+    /// [`TestServer::raw_signed`] with extra (signed) headers.
+    pub async fn raw_signed_with_headers(
+        &self,
+        service: &str,
+        method: &str,
+        target: &str,
+        extra_headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> http::Response {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         let identity = static_credentials(ADMIN_KEY_ID, ADMIN_SECRET).into();
         let params = aws_sigv4::sign::v4::SigningParams::builder()
@@ -168,12 +210,16 @@ impl TestServer {
         let signable = SignableRequest::new(
             method,
             &url,
-            [("host", host.as_str())].into_iter(),
+            [("host", host.as_str())].into_iter().chain(extra_headers.iter().copied()),
             SignableBody::Bytes(body),
         )
         .unwrap();
         let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        let mut request = ::http::Request::builder().method(method).uri(&url).body(()).unwrap();
+        let mut request = ::http::Request::builder().method(method).uri(&url);
+        for (name, value) in extra_headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(()).unwrap();
         instructions.apply_to_request_http1x(&mut request);
         let headers: Vec<(String, String)> = request
             .headers()
@@ -226,6 +272,40 @@ impl TestServer {
     pub fn v5_options(&self, client_id: &str) -> rumqttc::v5::MqttOptions {
         let mut options = rumqttc::v5::MqttOptions::new(client_id, "127.0.0.1", self.addr.port());
         options.set_keep_alive(Duration::from_secs(60));
+        options
+    }
+
+    /// The local CA's certificate (PEM), which TLS clients must trust.
+    pub fn ca_pem(&self) -> String {
+        self.server().local_ca().certificate_pem().to_owned()
+    }
+
+    /// Options for an MQTT 3.1.1 client of the TLS listener presenting `cert_pem`/`key_pem`.
+    pub fn v4_tls_options(
+        &self,
+        client_id: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> rumqttc::MqttOptions {
+        let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", self.mqtts_addr.port());
+        options.set_keep_alive(Duration::from_secs(60));
+        let config = tls::client_config(&self.ca_pem(), Some((cert_pem, key_pem)), &[]);
+        options.set_transport(tls::transport(config));
+        options
+    }
+
+    /// Options for an MQTT 5 client of the TLS listener presenting `cert_pem`/`key_pem`.
+    pub fn v5_tls_options(
+        &self,
+        client_id: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> rumqttc::v5::MqttOptions {
+        let mut options =
+            rumqttc::v5::MqttOptions::new(client_id, "127.0.0.1", self.mqtts_addr.port());
+        options.set_keep_alive(Duration::from_secs(60));
+        let config = tls::client_config(&self.ca_pem(), Some((cert_pem, key_pem)), &[]);
+        options.set_transport(tls::transport(config));
         options
     }
 

@@ -9,6 +9,10 @@
 //! | Publish | `POST /topics/{topic}` |
 //! | GetRetainedMessage | `GET /retainedMessage/{topic}` |
 //! | ListRetainedMessages | `GET /retainedMessage` |
+//! | GetConnection, DeleteConnection | `GET/DELETE /connections/{clientId}` |
+//! | ListSubscriptions | `GET /connections/{clientId}/subscriptions` |
+//! | SendDirectMessage | `POST /connections/{clientId}/messages` |
+//! | (MQTT over WebSocket) | `GET /mqtt` with `Upgrade: websocket`, subprotocol `mqtt` |
 //!
 //! Shadow operations call the same [`ShadowService`](ferrocore_shadow::ShadowService)
 //! functions as the MQTT topics, so a REST update publishes `/update/accepted`, `/delta` and
@@ -17,9 +21,11 @@
 //!
 //! [`Broker::publish`]: ferrocore_broker::Broker::publish
 
+mod connections;
 mod publish;
 mod retained;
 mod shadow;
+mod websocket;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
@@ -40,6 +46,10 @@ pub fn router() -> Router<ApiState> {
         .route("/topics/{*topic}", post(publish::publish))
         .route("/retainedMessage", get(retained::list))
         .route("/retainedMessage/{*topic}", get(retained::get))
+        .route("/connections/{clientId}", get(connections::get).delete(connections::delete))
+        .route("/connections/{clientId}/subscriptions", get(connections::list_subscriptions))
+        .route("/connections/{clientId}/messages", post(connections::send_direct_message))
+        .route("/mqtt", get(websocket::upgrade))
 }
 
 /// AWS's answer to a known route called with another method.

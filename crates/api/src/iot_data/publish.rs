@@ -77,7 +77,12 @@ pub(super) async fn publish(
             ),
         ));
     }
-    let properties = properties(&query, &headers, &payload)?;
+    let properties = properties(
+        query.content_type.as_deref(),
+        query.response_topic.as_deref(),
+        &headers,
+        &payload,
+    )?;
     let expires_at_ms = match query.message_expiry.as_deref() {
         None => None,
         Some(text) => {
@@ -111,21 +116,23 @@ pub(super) async fn publish(
     })))
 }
 
-/// The MQTT 5 properties of the request.
-fn properties(
-    query: &PublishQuery,
+/// The MQTT 5 properties of a request (Publish, SendDirectMessage): `contentType` and
+/// `responseTopic` from its query, the rest from its headers.
+pub(super) fn properties(
+    content_type: Option<&str>,
+    response_topic: Option<&str>,
     headers: &HeaderMap,
     payload: &[u8],
 ) -> Result<PublishProperties, ApiError> {
     let mut properties = PublishProperties::default();
-    if let Some(content_type) = &query.content_type {
-        properties.content_type = Some(content_type.clone());
+    if let Some(content_type) = content_type {
+        properties.content_type = Some(content_type.to_owned());
     }
-    if let Some(response_topic) = &query.response_topic {
+    if let Some(response_topic) = response_topic {
         TopicName::new(response_topic).map_err(|error| {
             ApiError::invalid(format!("Invalid responseTopic '{response_topic}': {error}"))
         })?;
-        properties.response_topic = Some(response_topic.clone());
+        properties.response_topic = Some(response_topic.to_owned());
     }
     if let Some(value) = header(headers, "x-amz-mqtt5-payload-format-indicator")? {
         properties.payload_format_indicator = match value {

@@ -7,7 +7,10 @@
 //! parameters (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
 //! `X-Amz-SignedHeaders`, `X-Amz-Signature`). The credential scope's region must be the
 //! server's, its service one of the endpoint's, and the request time within 15 minutes of now
-//! (a presigned URL: from 15 minutes before its date until it expires).
+//! (a presigned URL: from 15 minutes before its date until it expires; one without
+//! `X-Amz-Expires`, as the AWS IoT Device SDKs presign MQTT over WebSocket, within 15 minutes
+//! of its date). A presigned `X-Amz-Security-Token` may be signed or, as those SDKs do,
+//! appended after the signature unsigned.
 
 mod canonical;
 mod parse;
@@ -328,7 +331,7 @@ pub fn verify<K: SecretKey>(
         // Presigners differ: botocore signs UNSIGNED-PAYLOAD, the Rust SDK the body's hash.
         (None, Form::Presigned) => vec![&body_hash, UNSIGNED_PAYLOAD],
     };
-    let skip = (parsed.form == Form::Presigned).then_some("X-Amz-Signature");
+    let skip = presigned_unsigned_parameters(parsed.form, &query);
     let scope = credential.scope();
     let signing_key = signing_key(
         key.secret_access_key(),
@@ -337,12 +340,15 @@ pub fn verify<K: SecretKey>(
         &credential.service,
     );
     let uri = canonical_uri(request.path);
-    let canonical_query = canonical_query(&query, skip);
-    for payload_hash in candidates {
+    let readings = skip.iter().flat_map(|skip| {
+        let canonical_query = canonical_query(&query, skip);
+        candidates.iter().map(move |hash| (canonical_query.clone(), *hash))
+    });
+    for (canonical_query, payload_hash) in readings {
         let canonical = CanonicalRequest {
             method: request.method,
             uri: uri.clone(),
-            query: canonical_query.clone(),
+            query: canonical_query,
             headers: headers.clone(),
             signed_headers: &parsed.signed_headers,
             payload_hash,
@@ -363,6 +369,25 @@ pub fn verify<K: SecretKey>(
     }
     Err(SigV4Error::Mismatch)
 }
+
+/// The query parameters a presigned URL's signature may leave out, one set per reading tried:
+/// the signature itself always, and the session token when it is present, since signers
+/// differ. The AWS SDKs sign `X-Amz-Security-Token` with the rest; the AWS IoT Device SDKs
+/// presign MQTT over WebSocket URLs without it and append it after the signature. Either way
+/// the token's value is not checked here (it belongs to temporary credentials).
+fn presigned_unsigned_parameters(form: Form, query: &[(String, String)]) -> Vec<Vec<&'static str>> {
+    if form != Form::Presigned {
+        return vec![Vec::new()];
+    }
+    let mut sets = vec![vec!["X-Amz-Signature"]];
+    if query.iter().any(|(name, _)| name == SECURITY_TOKEN) {
+        sets.push(vec!["X-Amz-Signature", SECURITY_TOKEN]);
+    }
+    sets
+}
+
+/// The session token's query parameter.
+const SECURITY_TOKEN: &str = "X-Amz-Security-Token";
 
 /// The SigV4 signing key: HMACs of the date, region, service and `aws4_request`.
 fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {

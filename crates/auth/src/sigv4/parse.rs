@@ -119,19 +119,24 @@ fn parse_query(query: &[(String, String)]) -> Result<Parsed, SigV4Error> {
         return Err(SigV4Error::UnsupportedAlgorithm(algorithm.to_owned()));
     }
     let credential = Credential::parse(get("X-Amz-Credential")?)?;
-    let expires_text = get("X-Amz-Expires")?;
-    let expires = expires_text
-        .parse::<u64>()
-        .ok()
-        .filter(|e| (1..=MAX_EXPIRES).contains(e))
-        .ok_or_else(|| SigV4Error::BadExpires(expires_text.to_owned()))?;
+    // Without `X-Amz-Expires` (the AWS IoT Device SDKs' MQTT over WebSocket URLs), the URL is
+    // valid within the clock skew of its date, as a header-signed request is.
+    let expires = match get("X-Amz-Expires") {
+        Ok(text) => Some(
+            text.parse::<u64>()
+                .ok()
+                .filter(|e| (1..=MAX_EXPIRES).contains(e))
+                .ok_or_else(|| SigV4Error::BadExpires(text.to_owned()))?,
+        ),
+        Err(_) => None,
+    };
     Ok(Parsed {
         form: Form::Presigned,
         credential,
         signed_headers: get("X-Amz-SignedHeaders")?.to_owned(),
         signature: get("X-Amz-Signature")?.to_owned(),
         amz_date: get("X-Amz-Date")?.to_owned(),
-        expires: Some(expires),
+        expires,
     })
 }
 
@@ -155,5 +160,33 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_presigned_url_may_leave_out_its_expiry() {
+        let pairs = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+            [
+                ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+                ("X-Amz-Credential", "AKID/20150830/us-east-1/iotdevicegateway/aws4_request"),
+                ("X-Amz-Date", "20150830T123600Z"),
+                ("X-Amz-SignedHeaders", "host"),
+                ("X-Amz-Signature", "00"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+        };
+        let expires = |extra: &[(&str, &str)]| {
+            parse_query(&pairs(extra))
+                .map(|parsed| parsed.expires)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(expires(&[]), None);
+        assert_eq!(expires(&[("X-Amz-Expires", "60")]), Some(60));
+        assert!(matches!(
+            parse_query(&pairs(&[("X-Amz-Expires", "0")])),
+            Err(SigV4Error::BadExpires(_))
+        ));
     }
 }

@@ -326,3 +326,73 @@ fn requests_signed_by_the_aws_sdk_signer_verify() {
         }
     }
 }
+
+/// Presigns `GET /mqtt` for service `iotdevicegateway` as the Device SDKs do for MQTT over
+/// WebSocket, with a session token either signed (`Include`) or appended after the signature
+/// (`Exclude`).
+fn sdk_presign_mqtt(
+    token: &str,
+    mode: aws_sigv4::http_request::SessionTokenMode,
+    time: SystemTime,
+) -> Raw {
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    let identity =
+        aws_credential_types::Credentials::new(AKID, SECRET, Some(token.to_owned()), None, "test")
+            .into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(86_400));
+    settings.session_token_mode = mode;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("iotdevicegateway")
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let uri = "https://127.0.0.1:8443/mqtt";
+    let headers = [("host", "127.0.0.1:8443")];
+    let signable =
+        SignableRequest::new("GET", uri, headers.iter().copied(), SignableBody::Bytes(b""))
+            .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = http::Request::builder().method("GET").uri(uri).body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    Raw {
+        method: "GET".to_owned(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().unwrap_or("").to_owned(),
+        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        body: Vec::new(),
+    }
+}
+
+#[test]
+fn a_session_token_appended_after_the_signature_is_not_signed() {
+    use aws_sigv4::http_request::SessionTokenMode::{Exclude, Include};
+    let rules = Rules::new("us-east-1", &["iotdevicegateway"]);
+    let now = SystemTime::now();
+    let raw = sdk_presign_mqtt("token/with+chars", Exclude, now);
+    let signature_at = raw.query.find("X-Amz-Signature=").unwrap();
+    let token_at = raw.query.find("X-Amz-Security-Token=").unwrap();
+    assert!(token_at > signature_at, "the token comes after the signature: {}", raw.query);
+    raw.verify(&rules, now).unwrap();
+    // Not signed: another token still verifies.
+    let mut other = sdk_presign_mqtt("token/with+chars", Exclude, now);
+    other.query = other.query.replace("X-Amz-Security-Token=", "X-Amz-Security-Token=x");
+    other.verify(&rules, now).unwrap();
+    // Signed (the AWS SDKs' presigned URLs): it verifies, and a changed token does not.
+    let signed = sdk_presign_mqtt("token", Include, now);
+    signed.verify(&rules, now).unwrap();
+    let mut changed = sdk_presign_mqtt("token", Include, now);
+    changed.query = changed.query.replace("X-Amz-Security-Token=token", "X-Amz-Security-Token=t");
+    assert!(matches!(changed.verify(&rules, now), Err(SigV4Error::Mismatch)));
+    // The rest of the URL is still covered.
+    let mut moved = sdk_presign_mqtt("token", Exclude, now);
+    moved.path = "/other".to_owned();
+    assert!(matches!(moved.verify(&rules, now), Err(SigV4Error::Mismatch)));
+}
