@@ -10,5 +10,6 @@ mod connections;
 mod publish;
 mod retained;
 mod shadow;
+mod x509;
 
 pub(crate) use ferrocore_testkit::error_of;

@@ -4,36 +4,13 @@
 use std::time::Duration;
 
 use aws_sdk_iot::types::CertificateStatus;
-use ferrocore_testkit::{QUIET, TestServer, V4, V5, tls};
+use ferrocore_testkit::{Device, QUIET, TestServer, V4, V5, tls};
 use rumqttc::v5::mqttbytes::v5::{Packet as P5, PubAckReason, SubscribeReasonCode as Sub5};
 use rumqttc::{Packet as P4, QoS, SubscribeReasonCode as Sub4};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A device certificate made by CreateKeysAndCertificate, with a policy attached.
-struct Device {
-    id: String,
-    arn: String,
-    cert: String,
-    key: String,
-}
-
 async fn device(server: &TestServer, policy_name: &str, policy: serde_json::Value) -> Device {
-    let iot = server.iot_client();
-    let made = iot.create_keys_and_certificate().set_as_active(true).send().await.unwrap();
-    let device = Device {
-        id: made.certificate_id().unwrap().to_owned(),
-        arn: made.certificate_arn().unwrap().to_owned(),
-        cert: made.certificate_pem().unwrap().to_owned(),
-        key: made.key_pair().unwrap().private_key().unwrap().to_owned(),
-    };
-    iot.create_policy()
-        .policy_name(policy_name)
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    iot.attach_policy().policy_name(policy_name).target(&device.arn).send().await.unwrap();
-    device
+    server.device(policy_name, &policy).await
 }
 
 fn policy(statements: serde_json::Value) -> serde_json::Value {

@@ -231,3 +231,45 @@ async fn a_full_action_queue_drops_to_the_error_action_without_blocking() {
     assert!(message.contains("queue is full"), "{message}");
     assert!(server.server().rules().stats().overflow > 0);
 }
+
+#[tokio::test]
+async fn principal_and_sourceip_come_from_the_publishing_device() {
+    let server = TestServer::start().await;
+    create(
+        &server,
+        "who",
+        payload(
+            "SELECT principal() AS principal, clientid() AS client, sourceip() AS ip FROM 'who/+'",
+            vec![republish("seen")],
+        ),
+    )
+    .await;
+    let iot = server.iot_client();
+    let made = iot.create_keys_and_certificate().set_as_active(true).send().await.unwrap();
+    let allow_all = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}"#;
+    iot.create_policy().policy_name("all").policy_document(allow_all).send().await.unwrap();
+    iot.attach_policy()
+        .policy_name("all")
+        .target(made.certificate_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut sub = server.v4("watcher").await;
+    sub.subscribe("seen", QoS::AtLeastOnce).await;
+    let device = ferrocore_testkit::V4::connect(server.v4_tls_options(
+        "sensor-9",
+        made.certificate_pem().unwrap(),
+        made.key_pair().unwrap().private_key().unwrap(),
+    ))
+    .await;
+    device.client.publish("who/a", QoS::AtLeastOnce, false, "{}").await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&sub.publish().await.payload).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "principal": made.certificate_id().unwrap(),
+            "client": "sensor-9",
+            "ip": "127.0.0.1"
+        })
+    );
+}

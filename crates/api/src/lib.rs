@@ -23,6 +23,7 @@
 //! `auth`), nor shadow or broker rules: it maps HTTP to those calls and their results back to
 //! HTTP. One router per AWS service; `iot-jobs-data` will add its own here.
 
+pub mod authorize;
 pub mod error;
 pub mod extract;
 pub mod incoming;
@@ -227,18 +228,15 @@ async fn unknown_operation(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// Serves [`app`] on connections handed over by another listener (the gateway's HTTPS port)
-/// until `shutdown` resolves.
-pub async fn serve_incoming<S>(
-    incoming: incoming::Incoming<S>,
+/// Serves [`app`] on the HTTPS connections the gateway hands over until `shutdown` resolves.
+pub async fn serve_incoming(
+    incoming: incoming::Incoming,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
+) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // The peer (address and device certificate) reaches the dispatch and the handlers.
+    let app = app(state).into_make_service_with_connect_info::<incoming::Peer>();
     axum::serve(incoming.tap_io(|_| {}), app).with_graceful_shutdown(shutdown).await
 }
 
@@ -249,6 +247,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The peer address reaches handlers (MQTT over WebSocket reports it as the client's).
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app(state).into_make_service_with_connect_info::<incoming::Peer>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

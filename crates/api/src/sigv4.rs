@@ -6,21 +6,29 @@
 //!
 //! - `iot`: the control plane, admin keys only;
 //! - `iotdata`, `iotdevicegateway`: the `iot-data` data plane, any active key.
+//!
+//! A request without SigV4 on a TLS connection whose client presented a registered device
+//! certificate (the HTTPS port, as AWS IoT Core's 8443) is the data plane's, as that device
+//! ([`Principal::Certificate`]); its policies are checked by the handlers
+//! ([`crate::authorize`]).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use ferrocore_auth::{Principal, sigv4};
 use tower::ServiceExt;
 
 use crate::ApiState;
+use crate::authorize::DeviceIdentity;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::MAX_BODY;
+use crate::incoming::Peer;
 
 /// The signing names of the control plane.
 pub const CONTROL_PLANE_SERVICES: &[&str] = &["iot"];
@@ -83,13 +91,29 @@ pub(crate) async fn dispatch(State(planes): State<Planes>, request: Request) -> 
         headers: &headers,
         body: &bytes,
     };
-    let principal = match planes.state.verifier().verify(&signed, SystemTime::now()) {
-        Ok(principal) => principal,
-        Err(error) => return ApiError::from(error).into_response(),
+    let scope = scope_service(&parts);
+    let device = match parts.extensions.get::<ConnectInfo<Peer>>() {
+        Some(ConnectInfo(Peer { device: Some(device), .. })) if scope.is_none() => Some(device),
+        _ => None,
+    };
+    let (principal, plane) = match device {
+        Some(Ok(device)) => {
+            let principal =
+                Principal::Certificate { id: device.id.clone(), arn: device.arn.clone() };
+            parts.extensions.insert(DeviceIdentity(Arc::clone(device)));
+            (principal, Some(Plane::Data))
+        }
+        Some(Err(refusal)) => {
+            tracing::info!(%refusal, path = parts.uri.path(), "HTTPS request with an unusable client certificate");
+            return ApiError::new(ErrorCode::Forbidden, refusal.clone()).into_response();
+        }
+        None => match planes.state.verifier().verify(&signed, SystemTime::now()) {
+            // The verifier accepted the scope, so it names one of the configured services.
+            Ok(principal) => (principal, scope.as_deref().and_then(Plane::of_service)),
+            Err(error) => return ApiError::from(error).into_response(),
+        },
     };
     drop(headers);
-    // The verifier accepted the scope, so it names one of the configured services.
-    let plane = scope_service(&parts).as_deref().and_then(Plane::of_service);
     let router = match (plane, &principal) {
         (Some(Plane::Control), Principal::AccessKey { admin: true, .. }) => planes.control,
         (Some(Plane::Control), Principal::AccessKey { id, .. }) => {
@@ -100,7 +124,9 @@ pub(crate) async fn dispatch(State(planes): State<Planes>, request: Request) -> 
             )
             .into_response();
         }
-        (Some(Plane::Data), Principal::AccessKey { .. }) => planes.data,
+        (Some(Plane::Data), Principal::AccessKey { .. } | Principal::Certificate { .. }) => {
+            planes.data
+        }
         (None, _) => {
             return ApiError::new(ErrorCode::InvalidSignature, "Unknown credential scope service")
                 .into_response();

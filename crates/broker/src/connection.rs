@@ -94,6 +94,8 @@ struct Active {
     rate: Option<TokenBucket>,
     /// Identity in lifecycle events; `None` when they are off or the id cannot carry them.
     events: Option<ConnectionIdentity>,
+    /// Who the client authenticated as, if an authorizer knows.
+    principal: Option<Arc<str>>,
 }
 
 /// Publishes allowed per second, refilled continuously.
@@ -563,6 +565,7 @@ impl Connection {
             client_max_packet,
             rate: config.publish_rate_limit().map(|rate| TokenBucket::new(rate, now_ms)),
             events,
+            principal: self.authorizer.as_ref().map(|a| Arc::from(a.principal())),
         });
         self.send_after(attached.commit, connack);
         Ok(())
@@ -692,6 +695,7 @@ impl Connection {
         }
         let active = self.active()?;
         let client_id = Arc::clone(&active.client_id);
+        let active_principal = active.principal.clone();
         if publish.qos == QoS::ExactlyOnce
             && active.session.lock().incoming_qos2.contains(&publish.packet_id)
         {
@@ -710,6 +714,8 @@ impl Connection {
             retain: publish.retain,
             properties,
             publisher: Some(client_id),
+            principal: active_principal,
+            source_ip: self.peer.map(|p| p.ip()),
             expires_at_ms,
             templates: Default::default(),
         };

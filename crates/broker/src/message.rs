@@ -25,6 +25,12 @@ pub struct Message {
     pub properties: PublishProperties,
     /// The publishing client, for No Local; `None` for messages from internal services.
     pub publisher: Option<Arc<str>>,
+    /// Who the publisher authenticated as (a certificate id, an access key id), when known:
+    /// the rules engine's `principal()`.
+    pub principal: Option<Arc<str>>,
+    /// The publisher's IP address, when it came over the network: the rules engine's
+    /// `sourceip()`.
+    pub source_ip: Option<std::net::IpAddr>,
     /// When it expires, in milliseconds since the Unix epoch, from Message Expiry Interval.
     pub expires_at_ms: Option<u64>,
     /// The message encoded once per protocol version and QoS class, filled on first use.
@@ -67,6 +73,8 @@ impl Message {
             retain,
             properties: PublishProperties::default(),
             publisher: None,
+            principal: None,
+            source_ip: None,
             expires_at_ms: None,
             templates: Templates::default(),
         }

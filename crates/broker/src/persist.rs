@@ -102,6 +102,9 @@ pub fn decode_delivery(seq: u64, mut blob: Bytes) -> Result<Delivery, CorruptBlo
         retain: publish.retain,
         properties: publish.properties,
         publisher: (!publisher.is_empty()).then(|| Arc::from(publisher)),
+        // Not stored: only the rules engine reads them, and it sees messages live.
+        principal: None,
+        source_ip: None,
         expires_at_ms: (expires_at != 0).then_some(expires_at),
         templates: Default::default(),
     };

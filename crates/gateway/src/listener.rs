@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::authorize::PolicyAuthorizer;
 use crate::connection::{ConnectionSettings, serve_connection};
-use crate::devices::Devices;
+use crate::devices::{Devices, Registered};
 use crate::tls::ALPN_MQTT;
 
 /// What every listener shares: the broker, the stop signal and the task tracker.
@@ -37,8 +37,17 @@ pub struct Listeners {
     pub local_policy: Option<(Arc<PolicyDocument>, Arns)>,
 }
 
-/// An HTTPS connection handed off by a TLS listener, with its peer address.
-pub type HttpsConnection = (TlsStream<TcpStream>, SocketAddr);
+/// An HTTPS connection handed off by a TLS listener.
+#[derive(Debug)]
+pub struct HttpsConnection {
+    /// The connection, its handshake done.
+    pub stream: TlsStream<TcpStream>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The client certificate it presented: registered and usable, or why not. `None`
+    /// without one (SigV4 requests).
+    pub device: Option<Result<Arc<Registered>, String>>,
+}
 
 /// What a TLS listener needs besides [`Listeners`].
 #[derive(Clone)]
@@ -53,6 +62,40 @@ pub struct TlsListener {
 
 /// Accepts plain-TCP MQTT connections on `listener` until shutdown.
 pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
+    accept_loop(listener, listeners.clone(), move |stream, peer| {
+        let l = listeners.clone();
+        async move {
+            let authorizer = l.local_policy.map(|(policy, arns)| {
+                Box::new(PolicyAuthorizer::local(policy, arns, Some(peer))) as Box<dyn Authorize>
+            });
+            serve_connection(stream, Some(peer), l.broker, l.shutdown, l.settings, authorizer)
+                .await;
+        }
+    })
+    .await;
+}
+
+impl std::fmt::Debug for TlsListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsListener").field("https", &self.https.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// Accepts TLS connections on `listener` until shutdown: MQTT with a device certificate, or
+/// HTTPS handed to `tls.https`.
+pub async fn serve_tls(listener: TcpListener, tls: TlsListener, listeners: Listeners) {
+    accept_loop(listener, listeners.clone(), move |stream, peer| {
+        serve_tls_connection(stream, peer, tls.clone(), listeners.clone())
+    })
+    .await;
+}
+
+/// Accepts connections until shutdown and runs `serve` for each on a tracked task.
+async fn accept_loop<F, Fut>(listener: TcpListener, listeners: Listeners, serve: F)
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let local = listener.local_addr().ok();
     loop {
         let accepted = tokio::select! {
@@ -66,22 +109,7 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
                 if let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
                 }
-                let l = listeners.clone();
-                listeners.tracker.spawn(async move {
-                    let authorizer = l.local_policy.map(|(policy, arns)| {
-                        Box::new(PolicyAuthorizer::local(policy, arns, Some(peer)))
-                            as Box<dyn Authorize>
-                    });
-                    serve_connection(
-                        stream,
-                        Some(peer),
-                        l.broker,
-                        l.shutdown,
-                        l.settings,
-                        authorizer,
-                    )
-                    .await;
-                });
+                listeners.tracker.spawn(serve(stream, peer));
             }
             Err(error) => {
                 // Running out of file descriptors must not end the listener; back off a little.
@@ -91,40 +119,6 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
         }
     }
     tracing::debug!(?local, "listener stopped");
-}
-
-impl std::fmt::Debug for TlsListener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsListener").field("https", &self.https.is_some()).finish_non_exhaustive()
-    }
-}
-
-/// Accepts TLS connections on `listener` until shutdown: MQTT with a device certificate, or
-/// HTTPS handed to `tls.https`.
-pub async fn serve_tls(listener: TcpListener, tls: TlsListener, listeners: Listeners) {
-    let local = listener.local_addr().ok();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = listeners.shutdown.cancelled() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
-                }
-                let (l, t) = (listeners.clone(), tls.clone());
-                listeners
-                    .tracker
-                    .spawn(async move { serve_tls_connection(stream, peer, t, l).await });
-            }
-            Err(error) => {
-                tracing::warn!(?local, %error, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
-    tracing::debug!(?local, "TLS listener stopped");
 }
 
 async fn serve_tls_connection(stream: TcpStream, peer: SocketAddr, tls: TlsListener, l: Listeners) {
@@ -142,14 +136,16 @@ async fn serve_tls_connection(stream: TcpStream, peer: SocketAddr, tls: TlsListe
     };
     let session = stream.get_ref().1;
     let mqtt = session.alpn_protocol() == Some(ALPN_MQTT);
+    let certificate = session.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
     if let Some(https) = &tls.https
         && !mqtt
     {
-        // Not MQTT: the HTTPS server takes it (it stops when the server stops).
-        let _ = https.send((stream, peer)).await;
+        // Not MQTT: the HTTPS server takes it (it stops when the server stops). A device
+        // certificate authenticates its requests that carry no SigV4.
+        let device = certificate.map(|der| tls.devices.identify(&der).map(Arc::new));
+        let _ = https.send(HttpsConnection { stream, peer, device }).await;
         return;
     }
-    let certificate = session.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
     let authorizer = tls.devices.authenticate(certificate.as_deref(), Some(peer));
     serve_connection(
         stream,

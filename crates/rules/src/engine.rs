@@ -157,6 +157,8 @@ struct MessageCtx {
     topic: String,
     trace_id: String,
     timestamp_ms: i64,
+    /// The publisher's address as `sourceip()` returns it.
+    source_ip: Option<String>,
     error_action: Option<Arc<ActionSpec>>,
 }
 
@@ -716,10 +718,10 @@ impl RulesEngine {
             payload: &ctx.message.payload,
             topic: &ctx.topic,
             client_id: ctx.message.publisher.as_deref(),
-            principal: None,
+            principal: ctx.message.principal.as_deref(),
             timestamp_ms: ctx.timestamp_ms,
             account_id: Some(&self.inner.config.account_id),
-            source_ip: None,
+            source_ip: ctx.source_ip.as_deref(),
             mqtt: MqttProperties {
                 payload_format_indicator: properties.payload_format_indicator,
                 content_type: properties.content_type.as_deref(),
@@ -1050,6 +1052,7 @@ impl RuleTask {
                 topic: sql_topic,
                 trace_id: uuid::Uuid::new_v4().to_string(),
                 timestamp_ms: now_i64(),
+                source_ip: message.source_ip.map(|ip| ip.to_string()),
                 error_action: self.error_action.clone(),
             });
             let output = if uses_shadow {

@@ -1,9 +1,11 @@
-//! A minimal HTTP/1.1 client over TCP for requests the SDK will not send (unsigned, presigned,
-//! malformed), answering status, headers and body.
+//! A minimal HTTP/1.1 client over TCP or TLS for requests the SDK will not send (unsigned,
+//! presigned, malformed, authenticated by a client certificate), answering status, headers and
+//! body.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A response.
@@ -38,7 +40,36 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    exchange(stream, &addr.to_string(), method, target, headers, body).await
+}
+
+/// [`request`] over TLS with `config` (which may present a client certificate), checking the
+/// server's certificate against `server_name`.
+pub async fn request_tls(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    server_name: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_owned()).unwrap();
+    let stream = tokio_rustls::TlsConnector::from(config).connect(name, stream).await.unwrap();
+    exchange(stream, server_name, method, target, headers, body).await
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let addr = host;
     let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));

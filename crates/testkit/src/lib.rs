@@ -40,6 +40,19 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// How long helpers wait to be sure something does not happen.
 pub const QUIET: Duration = Duration::from_millis(300);
 
+/// A device certificate and its key, as CreateKeysAndCertificate returned them.
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// The certificate id.
+    pub id: String,
+    /// The certificate ARN.
+    pub arn: String,
+    /// The certificate (PEM).
+    pub cert: String,
+    /// The private key (PEM).
+    pub key: String,
+}
+
 /// A server for one test.
 pub struct TestServer {
     server: Option<Server>,
@@ -273,6 +286,27 @@ impl TestServer {
         let mut options = rumqttc::v5::MqttOptions::new(client_id, "127.0.0.1", self.addr.port());
         options.set_keep_alive(Duration::from_secs(60));
         options
+    }
+
+    /// A device certificate made by CreateKeysAndCertificate (ACTIVE), with a new policy
+    /// `policy_name` holding `policy` attached to it.
+    pub async fn device(&self, policy_name: &str, policy: &serde_json::Value) -> Device {
+        let iot = self.iot_client();
+        let made = iot.create_keys_and_certificate().set_as_active(true).send().await.unwrap();
+        let device = Device {
+            id: made.certificate_id().unwrap().to_owned(),
+            arn: made.certificate_arn().unwrap().to_owned(),
+            cert: made.certificate_pem().unwrap().to_owned(),
+            key: made.key_pair().unwrap().private_key().unwrap().to_owned(),
+        };
+        iot.create_policy()
+            .policy_name(policy_name)
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        iot.attach_policy().policy_name(policy_name).target(&device.arn).send().await.unwrap();
+        device
     }
 
     /// The local CA's certificate (PEM), which TLS clients must trust.

@@ -27,14 +27,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use ferrocore_broker::Message;
-use ferrocore_broker::limits::check_topic;
-use ferrocore_mqtt::{QoS, TopicName};
+use ferrocore_mqtt::QoS;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data;
-use super::publish::properties;
+use super::publish::{check_payload, properties, topic_name};
 use crate::ApiState;
+use crate::authorize::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{AwsPath, AwsQuery};
 use crate::pagination;
@@ -89,9 +89,11 @@ pub(super) struct MessageQuery {
 /// `GET /connections/{clientId}`.
 pub(super) async fn get(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(client_id): AwsPath<String>,
     AwsQuery(query): AwsQuery<GetQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.access_key_only("GetConnection")?;
     check_client_id(&client_id)?;
     let socket = boolean("includeSocketInformation", query.include_socket_information.as_deref())?;
     let broker = &data(&state)?.broker;
@@ -121,9 +123,11 @@ pub(super) async fn get(
 /// `DELETE /connections/{clientId}`.
 pub(super) async fn delete(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(client_id): AwsPath<String>,
     AwsQuery(query): AwsQuery<DeleteQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.access_key_only("DeleteConnection")?;
     check_client_id(&client_id)?;
     let clean_session = boolean("cleanSession", query.clean_session.as_deref())?;
     let prevent_will = boolean("preventWillMessage", query.prevent_will_message.as_deref())?;
@@ -143,9 +147,11 @@ pub(super) async fn delete(
 /// `GET /connections/{clientId}/subscriptions`.
 pub(super) async fn list_subscriptions(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(client_id): AwsPath<String>,
     AwsQuery(query): AwsQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.access_key_only("ListSubscriptions")?;
     check_client_id(&client_id)?;
     let limit = max_results(query.max_results.as_deref())?;
     let after = pagination::decode(query.next_token.as_deref())?;
@@ -175,11 +181,13 @@ pub(super) async fn list_subscriptions(
 /// `POST /connections/{clientId}/messages`.
 pub(super) async fn send_direct_message(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(client_id): AwsPath<String>,
     AwsQuery(query): AwsQuery<MessageQuery>,
     headers: HeaderMap,
     payload: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    caller.access_key_only("SendDirectMessage")?;
     check_client_id(&client_id)?;
     let broker = &data(&state)?.broker;
     let config = broker.config();
@@ -188,21 +196,10 @@ pub(super) async fn send_direct_message(
             "1 validation error detected: Value null at 'topic' failed to satisfy constraint: Member must not be null",
         )
     })?;
-    let topic = TopicName::new(topic)
-        .map_err(|error| ApiError::invalid(format!("Invalid topic name '{topic}': {error}")))?;
-    check_topic(config, topic.as_str())
-        .map_err(|error| ApiError::invalid(format!("Invalid topic name: {error}")))?;
+    let topic = topic_name(config, topic)?;
     let confirmation = boolean("confirmation", query.confirmation.as_deref())?;
     let timeout = timeout_secs(query.timeout.as_deref())?;
-    if payload.len() > config.max_payload_size {
-        return Err(ApiError::new(
-            ErrorCode::RequestEntityTooLarge,
-            format!(
-                "The payload exceeds the maximum size allowed ({} bytes)",
-                config.max_payload_size
-            ),
-        ));
-    }
+    check_payload(config, &payload)?;
     let properties = properties(
         query.content_type.as_deref(),
         query.response_topic.as_deref(),
@@ -217,6 +214,8 @@ pub(super) async fn send_direct_message(
         retain: false,
         properties,
         publisher: None::<Arc<str>>,
+        principal: None,
+        source_ip: None,
         expires_at_ms: None,
         templates: Default::default(),
     };

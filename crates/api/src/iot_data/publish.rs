@@ -14,12 +14,14 @@ use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferrocore_broker::limits::{check_topic, client_may_publish};
-use ferrocore_broker::{Message, now_ms};
+use ferrocore_broker::{BrokerConfig, Message, now_ms};
 use ferrocore_mqtt::{PublishProperties, QoS, TopicName};
+use ferrocore_policy::Action;
 use serde::Deserialize;
 
 use super::data;
 use crate::ApiState;
+use crate::authorize::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{AwsPath, AwsQuery};
 
@@ -37,6 +39,7 @@ pub(super) struct PublishQuery {
 /// `POST /topics/{topic}`.
 pub(super) async fn publish(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(topic): AwsPath<String>,
     AwsQuery(query): AwsQuery<PublishQuery>,
     headers: HeaderMap,
@@ -44,10 +47,7 @@ pub(super) async fn publish(
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let data = data(&state)?;
     let config = data.broker.config();
-    let topic = TopicName::new(&topic)
-        .map_err(|error| ApiError::invalid(format!("Invalid topic name '{topic}': {error}")))?;
-    check_topic(config, topic.as_str())
-        .map_err(|error| ApiError::invalid(format!("Invalid topic name: {error}")))?;
+    let topic = topic_name(config, &topic)?;
     let qos = match query.qos.as_deref() {
         None | Some("0") => QoS::AtMostOnce,
         Some("1") => QoS::AtLeastOnce,
@@ -68,15 +68,12 @@ pub(super) async fn publish(
         tracing::info!(topic = topic.as_str(), "HTTPS publish to a reserved topic refused");
         return Err(ApiError::new(ErrorCode::Forbidden, "Forbidden"));
     }
-    if payload.len() > config.max_payload_size {
-        return Err(ApiError::new(
-            ErrorCode::RequestEntityTooLarge,
-            format!(
-                "The payload exceeds the maximum size allowed ({} bytes)",
-                config.max_payload_size
-            ),
-        ));
+    let resource = format!("topic/{}", topic.as_str());
+    caller.check(&state, Action::Publish, &resource)?;
+    if retain {
+        caller.check(&state, Action::RetainPublish, &resource)?;
     }
+    check_payload(config, &payload)?;
     let properties = properties(
         query.content_type.as_deref(),
         query.response_topic.as_deref(),
@@ -99,6 +96,8 @@ pub(super) async fn publish(
         retain,
         properties,
         publisher: None::<Arc<str>>,
+        principal: caller.name(),
+        source_ip: None,
         expires_at_ms,
         templates: Default::default(),
     };
@@ -199,6 +198,29 @@ pub(super) fn user_properties(value: &str) -> Result<Vec<(String, String)>, ApiE
         }
     }
     Ok(pairs)
+}
+
+/// The topic an HTTPS request names, valid and within the broker's limits, as MQTT clients'.
+pub(super) fn topic_name(config: &BrokerConfig, topic: &str) -> Result<TopicName, ApiError> {
+    let name = TopicName::new(topic)
+        .map_err(|error| ApiError::invalid(format!("Invalid topic name '{topic}': {error}")))?;
+    check_topic(config, name.as_str())
+        .map_err(|error| ApiError::invalid(format!("Invalid topic name: {error}")))?;
+    Ok(name)
+}
+
+/// Refuses a payload over the broker's limit with 413, as AWS does.
+pub(super) fn check_payload(config: &BrokerConfig, payload: &[u8]) -> Result<(), ApiError> {
+    if payload.len() > config.max_payload_size {
+        return Err(ApiError::new(
+            ErrorCode::RequestEntityTooLarge,
+            format!(
+                "The payload exceeds the maximum size allowed ({} bytes)",
+                config.max_payload_size
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@ use base64::engine::general_purpose::STANDARD;
 use ferrocore_broker::broker::RetainedEntry;
 use ferrocore_broker::now_ms;
 use ferrocore_mqtt::QoS;
+use ferrocore_policy::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data;
+use crate::authorize::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{AwsPath, AwsQuery};
 use crate::{ApiState, pagination};
@@ -25,8 +27,10 @@ const DEFAULT_MAX_RESULTS: usize = 50;
 /// `GET /retainedMessage/{topic}`.
 pub(super) async fn get(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(topic): AwsPath<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    caller.check(&state, Action::GetRetainedMessage, &format!("topic/{topic}"))?;
     let data = data(&state)?;
     let entry = data.broker.retained_entry(&topic, now_ms()).ok_or_else(|| {
         ApiError::new(
@@ -60,8 +64,10 @@ pub(super) struct ListQuery {
 /// `GET /retainedMessage`.
 pub(super) async fn list(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsQuery(query): AwsQuery<ListQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    caller.check(&state, Action::ListRetainedMessages, "*")?;
     let data = data(&state)?;
     let limit = match query.max_results {
         None => DEFAULT_MAX_RESULTS,

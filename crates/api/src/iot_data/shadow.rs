@@ -14,8 +14,10 @@ use serde::Deserialize;
 
 use super::{data, json_document, now_secs};
 use crate::ApiState;
+use crate::authorize::{Caller, shadow_resource};
 use crate::error::ErrorCode;
 use crate::extract::{AwsPath, AwsQuery};
+use ferrocore_policy::Action;
 
 /// `?name=`: the named shadow, or the classic one when absent.
 #[derive(Debug, Deserialize)]
@@ -31,8 +33,23 @@ enum Op {
     Delete,
 }
 
-/// Runs one shadow operation on the shadow the path and `?name=` name.
-async fn run(state: &ApiState, thing: &str, name: Option<&str>, op: Op, body: &[u8]) -> Response {
+/// Runs one shadow operation on the shadow the path and `?name=` name, if `caller` may.
+async fn run(
+    state: &ApiState,
+    caller: &Caller,
+    thing: &str,
+    name: Option<&str>,
+    op: Op,
+    body: &[u8],
+) -> Response {
+    let action = match op {
+        Op::Get => Action::GetThingShadow,
+        Op::Update => Action::UpdateThingShadow,
+        Op::Delete => Action::DeleteThingShadow,
+    };
+    if let Err(error) = caller.check(state, action, &shadow_resource(thing, name)) {
+        return error.into_response();
+    }
     let result = async {
         let data = data(state).map_err(IntoResponse::into_response)?;
         let id = ShadowId::new(thing, name).map_err(shadow_error)?;
@@ -50,29 +67,32 @@ async fn run(state: &ApiState, thing: &str, name: Option<&str>, op: Op, body: &[
 /// `GET /things/{thingName}/shadow`.
 pub(super) async fn get(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(thing): AwsPath<String>,
     AwsQuery(query): AwsQuery<ShadowQuery>,
 ) -> Response {
-    run(&state, &thing, query.name.as_deref(), Op::Get, b"").await
+    run(&state, &caller, &thing, query.name.as_deref(), Op::Get, b"").await
 }
 
 /// `POST /things/{thingName}/shadow`: the body is the request state document.
 pub(super) async fn update(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(thing): AwsPath<String>,
     AwsQuery(query): AwsQuery<ShadowQuery>,
     body: Bytes,
 ) -> Response {
-    run(&state, &thing, query.name.as_deref(), Op::Update, &body).await
+    run(&state, &caller, &thing, query.name.as_deref(), Op::Update, &body).await
 }
 
 /// `DELETE /things/{thingName}/shadow`.
 pub(super) async fn delete(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(thing): AwsPath<String>,
     AwsQuery(query): AwsQuery<ShadowQuery>,
 ) -> Response {
-    run(&state, &thing, query.name.as_deref(), Op::Delete, b"").await
+    run(&state, &caller, &thing, query.name.as_deref(), Op::Delete, b"").await
 }
 
 /// ListNamedShadowsForThing's query.
@@ -89,10 +109,14 @@ const MAX_PAGE_SIZE: i64 = 100;
 /// `GET /api/things/shadow/ListNamedShadowsForThing/{thingName}`.
 pub(super) async fn list_named(
     State(state): State<ApiState>,
+    caller: Caller,
     AwsPath(thing): AwsPath<String>,
     AwsQuery(query): AwsQuery<ListQuery>,
 ) -> Response {
     let result = async {
+        caller
+            .check(&state, Action::ListNamedShadowsForThing, &shadow_resource(&thing, None))
+            .map_err(IntoResponse::into_response)?;
         let data = data(&state).map_err(IntoResponse::into_response)?;
         let page_size = match query.page_size {
             None => MAX_PAGE_SIZE,

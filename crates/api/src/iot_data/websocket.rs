@@ -8,7 +8,6 @@
 //! so sessions, limits, lifecycle events and the broker are the same as over TCP.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -24,16 +23,17 @@ use futures_util::{Sink, Stream};
 
 use crate::ApiState;
 use crate::error::{ApiError, ErrorCode};
+use crate::incoming::Peer;
 
 /// `GET /mqtt`: upgrades to a WebSocket carrying MQTT.
 pub(super) async fn upgrade(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    peer: Option<Extension<ConnectInfo<Peer>>>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let peer = peer.map(|Extension(ConnectInfo(peer))| peer.addr);
     let Some(listeners) = state.mqtt_listeners().cloned() else {
         return ApiError::new(ErrorCode::UnknownOperation, "MQTT over WebSocket is not enabled")
             .into_response();
