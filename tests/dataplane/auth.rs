@@ -62,3 +62,37 @@ async fn the_scope_service_not_the_path_picks_the_api() {
             .await;
     assert_eq!(response.header("x-amzn-errortype"), Some("MissingAuthenticationTokenException"));
 }
+
+#[tokio::test]
+async fn a_key_given_a_policy_is_held_to_it() {
+    let server = TestServer::start().await;
+    let policy = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:us-east-1:000000000000:topic/allowed/*" },
+        { "Effect": "Allow", "Action": "iot:GetThingShadow", "Resource": "arn:aws:iot:us-east-1:000000000000:thing/mine" }
+    ]});
+    server
+        .iot_client()
+        .create_policy()
+        .policy_name("publisher")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = server.keys().create_with_policy("publisher").await.unwrap();
+    assert_eq!(server.keys().get(&key.id).unwrap().unwrap().policy.as_deref(), Some("publisher"));
+    let data = server.iot_data_client_with(&key.id, &key.secret);
+    data.publish().topic("allowed/t").payload("hi".as_bytes().into()).send().await.unwrap();
+    let (code, status, message) =
+        error_of(data.publish().topic("other/t").payload("hi".as_bytes().into()).send().await);
+    assert_eq!((code.as_str(), status), ("UnauthorizedException", 401));
+    assert!(message.contains(&key.id), "{message}");
+    let (code, status, _) = error_of(data.get_thing_shadow().thing_name("mine").send().await);
+    assert_eq!((code.as_str(), status), ("ResourceNotFoundException", 404), "allowed, and absent");
+    let (code, status, _) = error_of(data.get_thing_shadow().thing_name("theirs").send().await);
+    assert_eq!((code.as_str(), status), ("UnauthorizedException", 401));
+    // Deleting the policy leaves the key with nothing.
+    server.iot_client().delete_policy().policy_name("publisher").send().await.unwrap();
+    let (code, _, _) =
+        error_of(data.publish().topic("allowed/t").payload("hi".as_bytes().into()).send().await);
+    assert_eq!(code, "UnauthorizedException");
+}

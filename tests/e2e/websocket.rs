@@ -144,12 +144,47 @@ async fn the_mqtt_subprotocol_is_required() {
 }
 
 #[tokio::test]
-async fn only_admin_keys_connect_for_now() {
+async fn data_plane_keys_connect_and_a_keys_policy_limits_it() {
     let server = TestServer::start().await;
-    let key = server.keys().create(false).await.unwrap();
-    let presign =
-        Presign { access_key_id: key.id.clone(), secret: key.secret.clone(), ..Presign::default() };
-    let path = presigned_path(&server.api_addr.to_string(), &presign);
+    let presign_for = |key: &ferrocore_auth::AccessKey| Presign {
+        access_key_id: key.id.clone(),
+        secret: key.secret.clone(),
+        ..Presign::default()
+    };
+    // A data-plane key without a policy may use the whole data plane.
+    let open = server.keys().create(false).await.unwrap();
+    let path = presigned_path(&server.api_addr.to_string(), &presign_for(&open));
+    let mut client = ws::connect(&server, &path, Some("mqtt")).await.unwrap();
+    client.connect_ok(ProtocolVersion::V5, "open-key").await;
+    // A key given an IoT policy is held to it.
+    let policy = serde_json::json!({ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:000000000000:client/${iot:ClientId}" },
+        { "Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:us-east-1:000000000000:topic/ws/*" }
+    ]});
+    server
+        .iot_client()
+        .create_policy()
+        .policy_name("ws-only")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let limited = server.keys().create_with_policy("ws-only").await.unwrap();
+    let path = presigned_path(&server.api_addr.to_string(), &presign_for(&limited));
+    let mut client = ws::connect(&server, &path, Some("mqtt")).await.unwrap();
+    client.connect_ok(ProtocolVersion::V5, "limited").await;
+    for (id, topic, reason) in
+        [(1, "ws/a", ReasonCode::Success), (2, "elsewhere", ReasonCode::NotAuthorized)]
+    {
+        client.send(&RawClient::publish_packet(topic, QoS::AtLeastOnce, id, &b"x"[..])).await;
+        match client.recv().await {
+            Some(Packet::PubAck(ack)) => assert_eq!((ack.packet_id, ack.reason), (id, reason)),
+            other => panic!("expected PUBACK, got {other:?}"),
+        }
+    }
+    // A key whose policy does not exist is refused before the upgrade.
+    let dangling = server.keys().create_with_policy("no-such-policy").await.unwrap();
+    let path = presigned_path(&server.api_addr.to_string(), &presign_for(&dangling));
     assert_eq!(refused_status(ws::connect(&server, &path, Some("mqtt")).await), 403);
 }
 

@@ -1,7 +1,8 @@
 //! Authorization of data-plane requests by who sent them.
 //!
-//! An access key (SigV4) is trusted on the data plane: it was issued by the operator, and the
-//! dispatch already keeps data-plane keys off the control plane. A device that authenticated
+//! An access key (SigV4) may use the whole data plane unless it was given an IoT policy
+//! (`ferrocore keys create --data-plane --policy NAME`), which then decides as for a device;
+//! the dispatch already keeps data-plane keys off the control plane. A device that authenticated
 //! with its X.509 certificate on the HTTPS port (no SigV4, as AWS IoT Core's port 8443) is held
 //! to its IoT policies: `iot:Publish` (and `iot:RetainPublish`) on `topic/{topic}` for Publish,
 //! `iot:GetThingShadow`, `iot:UpdateThingShadow`, `iot:DeleteThingShadow` on
@@ -18,6 +19,7 @@ use axum::http::request::Parts;
 use ferrocore_auth::Principal;
 use ferrocore_gateway::Registered;
 use ferrocore_policy::{Action, Arns, Context, PolicyDocument, Request};
+use ferrocore_registry::RegistryError;
 
 use crate::ApiState;
 use crate::error::{ApiError, ErrorCode};
@@ -75,36 +77,48 @@ impl Caller {
         action: Action,
         resource: &str,
     ) -> Result<(), ApiError> {
-        let Some(DeviceIdentity(device)) = &self.device else {
-            // Access keys: trusted on the data plane (see the module documentation).
-            return Ok(());
-        };
         let registry = state.registry();
-        let policies = registry.effective_policies(&device.arn).map_err(|error| {
-            tracing::error!(certificate = %device.id, %error, "cannot read the policies");
-            ApiError::new(ErrorCode::InternalFailure, "cannot read the policies")
-        })?;
+        let (who, policies, context) = match (&self.device, &self.principal) {
+            (Some(DeviceIdentity(device)), _) => {
+                let context = Context {
+                    certificate: Some(device.context.clone()),
+                    secure_transport: Some(true),
+                    ..Context::default()
+                };
+                (
+                    format!("Certificate {}", device.id),
+                    registry.effective_policies(&device.arn),
+                    context,
+                )
+            }
+            (None, Some(Principal::AccessKey { id, policy: Some(policy), .. })) => {
+                let policies = registry.policies_by_name(std::slice::from_ref(policy));
+                (format!("Access key {id}"), policies, Context::default())
+            }
+            // Other access keys: the whole data plane (see the module documentation).
+            _ => return Ok(()),
+        };
+        let policies = match policies {
+            Ok(policies) => policies,
+            // A key's policy that was deleted grants nothing.
+            Err(RegistryError::NotFound(_)) => Vec::new(),
+            Err(error) => {
+                tracing::error!(%who, %error, "cannot read the policies");
+                return Err(ApiError::new(ErrorCode::InternalFailure, "cannot read the policies"));
+            }
+        };
         let documents: Vec<&PolicyDocument> =
             policies.iter().map(|p| p.document.as_ref()).collect();
         let arns = Arns::new(&registry.arns().region, &registry.arns().account);
         let arn =
             if resource == "*" { "*".to_owned() } else { format!("{}{resource}", arns.prefix()) };
-        let context = Context {
-            certificate: Some(device.context.clone()),
-            secure_transport: Some(true),
-            ..Context::default()
-        };
         if ferrocore_policy::evaluate(&documents, &Request::new(action, arn), &context).allowed {
             return Ok(());
         }
-        tracing::info!(certificate = %device.id, action = action.name(), resource, "data-plane request denied");
+        tracing::info!(%who, action = action.name(), resource, "data-plane request denied");
         Err(ApiError::new(
             ErrorCode::Unauthorized,
-            format!(
-                "Certificate {} is not authorized to perform {} on {resource}",
-                device.id,
-                action.name()
-            ),
+            format!("{who} is not authorized to perform {} on {resource}", action.name()),
         ))
     }
 }

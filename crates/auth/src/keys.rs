@@ -59,6 +59,9 @@ pub struct AccessKey {
     pub status: KeyStatus,
     /// Whether it may use the control plane.
     pub admin: bool,
+    /// The IoT policy (by name, in the registry) that limits what a data-plane key may do;
+    /// `None`: the whole data plane.
+    pub policy: Option<String>,
 }
 
 impl AccessKey {
@@ -70,7 +73,7 @@ impl AccessKey {
         };
         let id = format!("AKIA{}", pick(ID_ALPHABET, 16));
         let secret = pick(SECRET_ALPHABET, 40);
-        AccessKey { id, secret, created: now, status: KeyStatus::Active, admin }
+        AccessKey { id, secret, created: now, status: KeyStatus::Active, admin, policy: None }
     }
 
     /// Checks a key given from outside (the root key of the environment): an id of 16 to 128
@@ -99,6 +102,7 @@ impl AccessKey {
             created: UNIX_EPOCH + Duration::from_millis(u64::try_from(created_ms).unwrap_or(0)),
             status: KeyStatus::Active,
             admin: row.get::<_, i64>(4)? != 0,
+            policy: row.get(5)?,
         };
         Ok((key, status))
     }
@@ -118,6 +122,7 @@ impl fmt::Debug for AccessKey {
             .field("created", &self.created)
             .field("status", &self.status)
             .field("admin", &self.admin)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -167,6 +172,15 @@ impl KeyStore {
         Ok(key)
     }
 
+    /// Creates and stores a new random data-plane key limited by the IoT policy named
+    /// `policy` (the caller checks that it exists).
+    pub async fn create_with_policy(&self, policy: &str) -> Result<AccessKey, KeyError> {
+        let mut key = AccessKey::generate(false, SystemTime::now());
+        key.policy = Some(policy.to_owned());
+        self.put(key.clone()).await?;
+        Ok(key)
+    }
+
     /// Stores `id` with `secret` as an active key, replacing the secret of an existing key of
     /// that id (the root key given by the environment follows the environment).
     pub async fn import(&self, id: &str, secret: &str, admin: bool) -> Result<AccessKey, KeyError> {
@@ -177,6 +191,7 @@ impl KeyStore {
             created: SystemTime::now(),
             status: KeyStatus::Active,
             admin,
+            policy: None,
         };
         self.put(key.clone()).await?;
         Ok(key)
@@ -186,11 +201,18 @@ impl KeyStore {
         self.store
             .execute(move |tx| {
                 tx.execute(
-                    "INSERT INTO access_keys (id, secret, created_ms, status, admin)
-                     VALUES (?1, ?2, ?3, 'Active', ?4)
+                    "INSERT INTO access_keys (id, secret, created_ms, status, admin, policy)
+                     VALUES (?1, ?2, ?3, 'Active', ?4, ?5)
                      ON CONFLICT (id) DO UPDATE
-                     SET secret = excluded.secret, status = 'Active', admin = excluded.admin",
-                    params![key.id, key.secret, millis(key.created), i64::from(key.admin)],
+                     SET secret = excluded.secret, status = 'Active', admin = excluded.admin,
+                         policy = excluded.policy",
+                    params![
+                        key.id,
+                        key.secret,
+                        millis(key.created),
+                        i64::from(key.admin),
+                        key.policy
+                    ],
                 )?;
                 Ok::<_, KeyError>(())
             })
@@ -217,7 +239,7 @@ impl KeyStore {
         self.store.read(|tx| {
             let row = tx
                 .prepare_cached(
-                    "SELECT id, secret, created_ms, status, admin FROM access_keys WHERE id = ?1",
+                    "SELECT id, secret, created_ms, status, admin, policy FROM access_keys WHERE id = ?1",
                 )?
                 .query_row([id], AccessKey::from_row)
                 .optional()?;
@@ -233,7 +255,7 @@ impl KeyStore {
     pub fn list(&self) -> Result<Vec<AccessKey>, KeyError> {
         self.store.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, secret, created_ms, status, admin FROM access_keys
+                "SELECT id, secret, created_ms, status, admin, policy FROM access_keys
                  ORDER BY created_ms, id",
             )?;
             let rows = stmt.query_map([], AccessKey::from_row)?;

@@ -10,6 +10,8 @@ pub enum Principal {
         id: String,
         /// Whether the key may use the control plane.
         admin: bool,
+        /// The IoT policy that limits the key on the data plane, if it was given one.
+        policy: Option<String>,
     },
     /// A device that presented a registered, ACTIVE X.509 certificate in the TLS handshake
     /// (the data plane on the HTTPS port, as AWS IoT Core's port 8443); IoT policies decide

@@ -56,9 +56,11 @@ impl Verifier {
             return Err(AuthError::Keys(error));
         }
         match outcome {
-            Ok(signed) => {
-                Ok(Principal::AccessKey { id: signed.access_key_id, admin: signed.key.admin })
-            }
+            Ok(signed) => Ok(Principal::AccessKey {
+                id: signed.access_key_id,
+                admin: signed.key.admin,
+                policy: signed.key.policy.clone(),
+            }),
             Err(error) => {
                 tracing::warn!(
                     method = request.method,

@@ -51,7 +51,7 @@ fn slot(action: Action) -> usize {
 
 #[derive(Debug)]
 enum Source {
-    /// The plain development listener's configured policy.
+    /// Fixed policies: the plain development listener's, or an access key's.
     Local { principal: String },
     /// A registered, ACTIVE device certificate.
     Device { devices: Devices, certificate: Arc<Registered> },
@@ -62,16 +62,28 @@ enum Source {
 impl PolicyAuthorizer {
     /// The plain listener's authorizer: `policy` for every client from `peer`.
     pub fn local(policy: Arc<PolicyDocument>, arns: Arns, peer: Option<SocketAddr>) -> Self {
+        PolicyAuthorizer::fixed("anonymous".to_owned(), vec![policy], arns, peer, false)
+    }
+
+    /// An authorizer with fixed `policies` for `principal` (an access key limited by a
+    /// policy, over MQTT over WebSocket), from `peer`, over TLS or not.
+    pub fn fixed(
+        principal: String,
+        policies: Vec<Arc<PolicyDocument>>,
+        arns: Arns,
+        peer: Option<SocketAddr>,
+        secure: bool,
+    ) -> Self {
         let context = Context {
             source_ip: peer.map(|p| p.ip()),
-            secure_transport: Some(false),
+            secure_transport: Some(secure),
             ..Context::default()
         };
         PolicyAuthorizer {
-            source: Source::Local { principal: "anonymous".to_owned() },
+            source: Source::Local { principal },
             arns,
             context,
-            policies: vec![policy],
+            policies,
             epoch: 0,
             cache: HashMap::new(),
         }

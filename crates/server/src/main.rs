@@ -42,6 +42,10 @@ enum KeysAction {
         /// A key for the data planes only: refused by the control plane (`iot`).
         #[arg(long)]
         data_plane: bool,
+        /// A data-plane key held to this IoT policy (one created with `aws iot
+        /// create-policy`), as a device is to its certificate's; implies `--data-plane`.
+        #[arg(long)]
+        policy: Option<String>,
     },
     /// List the keys (never their secrets).
     List,
@@ -108,23 +112,45 @@ fn keys(args: KeysArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         match args.action {
-            KeysAction::Create { data_plane } => {
-                let key = keys.create(!data_plane).await?;
+            KeysAction::Create { data_plane, policy } => {
+                let key = match &policy {
+                    Some(policy) => {
+                        let registry = ferrocore_registry::Registry::new(
+                            store.clone(),
+                            ferrocore_registry::Arns {
+                                region: String::new(),
+                                account: String::new(),
+                            },
+                        );
+                        registry
+                            .get_policy(policy)
+                            .with_context(|| format!("cannot give the key policy {policy}"))?;
+                        keys.create_with_policy(policy).await?
+                    }
+                    None => keys.create(!data_plane).await?,
+                };
                 println!("AccessKeyId     {}", key.id);
                 println!("SecretAccessKey {}", key.secret);
                 println!("Admin           {}", key.admin);
+                if let Some(policy) = &key.policy {
+                    println!("Policy          {policy}");
+                }
             }
             KeysAction::List => {
-                println!("{:<24} {:<9} {:<6} CREATED", "ACCESS KEY ID", "STATUS", "ADMIN");
+                println!(
+                    "{:<24} {:<9} {:<6} {:<20} CREATED",
+                    "ACCESS KEY ID", "STATUS", "ADMIN", "POLICY"
+                );
                 for key in keys.list()? {
                     let created = time::OffsetDateTime::from(key.created)
                         .format(&time::format_description::well_known::Rfc3339)
                         .unwrap_or_default();
                     println!(
-                        "{:<24} {:<9} {:<6} {created}",
+                        "{:<24} {:<9} {:<6} {:<20} {created}",
                         key.id,
                         key.status.as_str(),
-                        key.admin
+                        key.admin,
+                        key.policy.as_deref().unwrap_or("-")
                     );
                 }
             }

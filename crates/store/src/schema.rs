@@ -212,6 +212,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          updated_ms    INTEGER NOT NULL
      );
      CREATE INDEX topic_rule_destinations_by_token ON topic_rule_destinations (token);",
+    // 8: an access key may be limited by an IoT policy (by name) on the data plane.
+    "ALTER TABLE access_keys ADD COLUMN policy TEXT;",
 ];
 
 /// The schema version this build writes.

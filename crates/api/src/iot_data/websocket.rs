@@ -8,6 +8,7 @@
 //! so sessions, limits, lifecycle events and the broker are the same as over TCP.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -18,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, extract::ws::rejection::WebSocketUpgradeRejection};
 use ferrocore_auth::Principal;
 use ferrocore_broker::Authorize;
+use ferrocore_gateway::PolicyAuthorizer;
 use ferrocore_gateway::websocket::{Frame, SUBPROTOCOL, WsStream};
+use ferrocore_policy::Arns;
 use futures_util::{Sink, Stream};
 
 use crate::ApiState;
@@ -51,7 +54,7 @@ pub(super) async fn upgrade(
         tracing::info!(?peer, "MQTT over WebSocket refused: no `mqtt` subprotocol");
         return ApiError::invalid("The WebSocket subprotocol must be 'mqtt'").into_response();
     }
-    let authorizer = match authorizer_for(&principal) {
+    let authorizer = match authorizer_for(&state, &principal, peer) {
         Ok(authorizer) => authorizer,
         Err(error) => return error.into_response(),
     };
@@ -89,21 +92,31 @@ fn asks_for_mqtt(headers: &HeaderMap) -> bool {
         .any(|protocol| protocol.trim().eq_ignore_ascii_case(SUBPROTOCOL))
 }
 
-/// What decides the connection's MQTT actions. An admin key may do everything (no
-/// authorizer). Other access keys would be authorized by the IAM policies of their identity,
-/// which Ferrocore does not have yet: they are refused rather than allowed everything. This
-/// is the hook where an IAM-policy [`Authorize`] will go.
-fn authorizer_for(principal: &Principal) -> Result<Option<Box<dyn Authorize>>, ApiError> {
+/// What decides the connection's MQTT actions: a key given an IoT policy is held to it (as a
+/// device is to its certificate's); other keys may do what the data plane allows them, all of
+/// it (no authorizer). Device certificates use MQTT over TLS, not this route.
+fn authorizer_for(
+    state: &ApiState,
+    principal: &Principal,
+    peer: Option<SocketAddr>,
+) -> Result<Option<Box<dyn Authorize>>, ApiError> {
+    let refused = |why: String| {
+        tracing::warn!(why, "MQTT over WebSocket refused");
+        Err(ApiError::new(ErrorCode::Forbidden, why))
+    };
     match principal {
-        Principal::AccessKey { admin: true, .. } => Ok(None),
-        Principal::AccessKey { id, .. } => {
-            tracing::warn!(access_key_id = %id, "MQTT over WebSocket refused to a non-admin key");
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("Access key {id} is not authorized to connect over MQTT"),
-            ))
+        Principal::AccessKey { policy: None, .. } => Ok(None),
+        Principal::AccessKey { id, policy: Some(policy), .. } => {
+            let registry = state.registry();
+            let Ok(policies) = registry.policies_by_name(std::slice::from_ref(policy)) else {
+                return refused(format!("The policy {policy} of access key {id} does not exist"));
+            };
+            let documents = policies.into_iter().map(|p| p.document).collect();
+            let arns = Arns::new(&registry.arns().region, &registry.arns().account);
+            let authorizer = PolicyAuthorizer::fixed(id.clone(), documents, arns, peer, true);
+            Ok(Some(Box::new(authorizer)))
         }
-        _ => Err(ApiError::new(ErrorCode::Forbidden, "Not authorized to connect over MQTT")),
+        _ => refused("Only access keys may connect over MQTT over WebSocket".to_owned()),
     }
 }
 
@@ -165,13 +178,5 @@ mod tests {
         assert!(asks_for_mqtt(&headers));
         headers.insert("sec-websocket-protocol", "mqttv3.1".parse().unwrap());
         assert!(!asks_for_mqtt(&headers));
-    }
-
-    #[test]
-    fn admin_keys_connect_unrestricted_and_other_keys_are_refused() {
-        let admin = Principal::AccessKey { id: "AKIA1".into(), admin: true };
-        assert!(authorizer_for(&admin).unwrap().is_none());
-        let other = Principal::AccessKey { id: "AKIA2".into(), admin: false };
-        assert!(authorizer_for(&other).is_err());
     }
 }
