@@ -135,6 +135,7 @@ CASES=(
     "fanin-qos0|--scenario fanin --qos 0 --clients 64"
     "fanout-qos0|--scenario fanout --qos 0 --clients 64"
     "latency|--scenario latency --qos 0 --rate 10000"
+    "persistent|--scenario persistent --clients 16 --messages 500"
 )
 CONNS_CASE="conns|--scenario conns --clients $CONNS"
 
