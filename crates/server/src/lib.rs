@@ -185,51 +185,8 @@ impl Server {
                 }
             });
         }
-        let (mut mqtts_addr, mut https_addr) = (None, None);
-        if config.tls.mqtts_addr.is_some() || config.tls.https_addr.is_some() {
-            let devices = Devices::new(registry.clone());
-            tokio::spawn(devices.clone().watch(shutdown.clone()));
-            let (chain, key) = server_certificate(&config, &local_ca)?;
-            if let Some(addr) = config.tls.mqtts_addr {
-                let tls =
-                    ferrocore_gateway::tls::server_config(&chain, &key, ClientAuth::Required, &[])
-                        .map_err(|e| StartError::Tls(e.to_string()))?;
-                let listener = ferrocore_gateway::listener::bind(addr, "MQTT over TLS")
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                mqtts_addr = listener.local_addr().ok();
-                let tls =
-                    TlsListener { acceptor: tls.into(), devices: devices.clone(), https: None };
-                tokio::spawn(ferrocore_gateway::serve_tls(listener, tls, listeners.clone()));
-            }
-            if let Some(addr) = config.tls.https_addr {
-                let tls = ferrocore_gateway::tls::server_config(
-                    &chain,
-                    &key,
-                    ClientAuth::Optional,
-                    &[ALPN_MQTT, ALPN_HTTP11],
-                )
-                .map_err(|e| StartError::Tls(e.to_string()))?;
-                let listener = ferrocore_gateway::listener::bind(addr, "HTTPS")
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                let local =
-                    listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
-                https_addr = Some(local);
-                let (sender, receiver) = tokio::sync::mpsc::channel(64);
-                let tls = TlsListener { acceptor: tls.into(), devices, https: Some(sender) };
-                tokio::spawn(ferrocore_gateway::serve_tls(listener, tls, listeners.clone()));
-                let incoming = ferrocore_api::incoming::Incoming::new(receiver, local);
-                let (stop, state) = (shutdown.clone(), state.clone());
-                tracker.spawn(async move {
-                    if let Err(error) =
-                        ferrocore_api::serve_incoming(incoming, state, stop.cancelled_owned()).await
-                    {
-                        tracing::error!(%error, "the HTTPS listener failed");
-                    }
-                });
-            }
-        }
+        let (mqtts_addr, https_addr) =
+            start_tls_listeners(&config, &local_ca, &registry, &listeners, &state).await?;
         spawn_session_sweeper(broker.clone(), shutdown.clone(), config.session_sweep_interval);
         cancel_shadows.disarm();
         Ok(Server {
@@ -327,6 +284,63 @@ impl Server {
         }
         tracing::info!("stopped");
     }
+}
+
+/// Starts the TLS listeners the configuration asks for: MQTT over TLS (8883) and the HTTPS port
+/// (443's part: MQTT by ALPN, else the API), with the server certificate and device
+/// authentication. Returns their bound addresses.
+async fn start_tls_listeners(
+    config: &Config,
+    local_ca: &LocalCa,
+    registry: &Registry,
+    listeners: &Listeners,
+    state: &ApiState,
+) -> Result<(Option<SocketAddr>, Option<SocketAddr>), StartError> {
+    let (mut mqtts_addr, mut https_addr) = (None, None);
+    if config.tls.mqtts_addr.is_some() || config.tls.https_addr.is_some() {
+        let devices = Devices::new(registry.clone());
+        tokio::spawn(devices.clone().watch(listeners.shutdown.clone()));
+        let (chain, key) = server_certificate(config, local_ca)?;
+        if let Some(addr) = config.tls.mqtts_addr {
+            let tls =
+                ferrocore_gateway::tls::server_config(&chain, &key, ClientAuth::Required, &[])
+                    .map_err(|e| StartError::Tls(e.to_string()))?;
+            let listener = ferrocore_gateway::listener::bind(addr, "MQTT over TLS")
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            mqtts_addr = listener.local_addr().ok();
+            let tls = TlsListener { acceptor: tls.into(), devices: devices.clone(), https: None };
+            tokio::spawn(ferrocore_gateway::serve_tls(listener, tls, listeners.clone()));
+        }
+        if let Some(addr) = config.tls.https_addr {
+            let tls = ferrocore_gateway::tls::server_config(
+                &chain,
+                &key,
+                ClientAuth::Optional,
+                &[ALPN_MQTT, ALPN_HTTP11],
+            )
+            .map_err(|e| StartError::Tls(e.to_string()))?;
+            let listener = ferrocore_gateway::listener::bind(addr, "HTTPS")
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let local =
+                listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+            https_addr = Some(local);
+            let (sender, receiver) = tokio::sync::mpsc::channel(64);
+            let tls = TlsListener { acceptor: tls.into(), devices, https: Some(sender) };
+            tokio::spawn(ferrocore_gateway::serve_tls(listener, tls, listeners.clone()));
+            let incoming = ferrocore_api::incoming::Incoming::new(receiver, local);
+            let (stop, state) = (listeners.shutdown.clone(), state.clone());
+            listeners.tracker.spawn(async move {
+                if let Err(error) =
+                    ferrocore_api::serve_incoming(incoming, state, stop.cancelled_owned()).await
+                {
+                    tracing::error!(%error, "the HTTPS listener failed");
+                }
+            });
+        }
+    }
+    Ok((mqtts_addr, https_addr))
 }
 
 /// The plain listener's policy, if the configuration names one.
