@@ -1,7 +1,8 @@
 //! The admin key of the real binary and the README's flow: the first start creates a key,
 //! saves it with mode 0600 and prints the AWS CLI profile commands; the AWS SDK, configured
 //! with those values, creates and describes a thing; `ferrocore keys` creates, lists and
-//! revokes keys; a root key from the environment replaces the generated one.
+//! revokes keys (optionally limited by an IoT policy); a root key from the environment
+//! replaces the generated one.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -148,6 +149,37 @@ async fn a_root_key_from_the_environment_is_the_admin_key() {
     assert!(!dir.path().join("admin-key.json").exists());
     let iot = client(&endpoint, id, secret, "us-east-1");
     iot.create_thing().thing_name("t").send().await.unwrap();
+    stop(child);
+}
+
+#[tokio::test]
+async fn keys_create_with_a_policy_names_an_existing_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "AKIAROOTFROMENV00002";
+    let secret = "root/secret+from-the-environment";
+    let (child, endpoint, _) = serve(
+        dir.path(),
+        &[("FERROCORE_ROOT_ACCESS_KEY_ID", id), ("FERROCORE_ROOT_SECRET_ACCESS_KEY", secret)],
+    );
+    let iot = client(&endpoint, id, secret, "us-east-1");
+    let document = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": "*"}]}"#;
+    iot.create_policy().policy_name("app").policy_document(document).send().await.unwrap();
+    let created = keys(dir.path(), &["create", "--policy", "app"]);
+    assert!(created.lines().any(|l| l.starts_with("Policy") && l.ends_with("app")), "{created}");
+    assert!(created.lines().any(|l| l.starts_with("Admin") && l.ends_with("false")), "{created}");
+    let new_id = created.lines().find_map(|l| l.strip_prefix("AccessKeyId")).unwrap().trim();
+    let listing = keys(dir.path(), &["list"]);
+    let line = listing.lines().find(|l| l.starts_with(new_id)).unwrap();
+    assert!(line.contains(" app "), "{line}");
+    // An unknown policy is refused, and no key is made.
+    let output = Command::new(env!("CARGO_BIN_EXE_ferrocore"))
+        .args(["keys", "create", "--policy", "missing", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing"));
+    assert_eq!(keys(dir.path(), &["list"]).lines().count(), listing.lines().count());
     stop(child);
 }
 
