@@ -77,6 +77,28 @@ pub struct Published {
     pub congested: Option<Arc<SessionHandle>>,
 }
 
+/// QoS 0 deliveries routed by [`Broker::publish_deferred`] and not queued yet.
+#[derive(Debug, Default)]
+pub struct PublishBatch {
+    /// Per session, in identifier order: its deliveries in publish order.
+    groups: Vec<(Arc<SessionHandle>, Vec<Delivery>)>,
+    deliveries: usize,
+    messages: usize,
+}
+
+impl PublishBatch {
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Whether the batch should be flushed before more is added: it stays small, so queue
+    /// limits and back-pressure are noticed within a few messages.
+    pub fn is_full(&self) -> bool {
+        self.messages >= 32 || self.deliveries >= 2048
+    }
+}
+
 /// What the broker holds for one client identifier ([`Broker::client_info`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
@@ -523,12 +545,33 @@ impl Broker {
                 });
             }
         }
-        let mut targets: Vec<(u64, Target)> = Vec::new();
-        self.inner.subscriptions.read().for_each_match(message.topic.as_str(), |id, target| {
+        let mut matched = 0;
+        let mut congested = None;
+        self.route(&message, |session, delivery| {
+            let mut state = session.lock();
+            if state.enqueue(session.client_id(), delivery, &mut ops) {
+                matched += 1;
+            }
+            if congested.is_none() && state.press() {
+                congested = Some(Arc::clone(session));
+            }
+        });
+        Published { matched, commit: self.persist(ops), congested }
+    }
+
+    /// Finds the sessions `message` goes to and makes each its delivery: overlapping
+    /// subscriptions of one session deliver once, at the highest QoS, with every matching
+    /// subscription identifier. Sessions come in identifier order.
+    fn route(&self, message: &Arc<Message>, mut each: impl FnMut(&Arc<SessionHandle>, Delivery)) {
+        // Held while `each` runs, which takes session locks: nothing takes this lock while
+        // holding a session's.
+        let trie = self.inner.subscriptions.read();
+        let mut targets: Vec<(u64, &Target)> = Vec::new();
+        trie.for_each_match(message.topic.as_str(), |id, target| {
             let no_local = target.subscription.options.no_local
                 && message.publisher.as_deref() == Some(&**target.session.client_id());
             if !no_local {
-                targets.push((*id, target.clone()));
+                targets.push((*id, target));
             }
         });
         if is_basic_ingest(message.topic.as_str()) {
@@ -538,12 +581,8 @@ impl Broker {
             targets.retain(|(id, _)| internal.contains(id));
         }
         targets.sort_unstable_by_key(|(id, _)| *id);
-        let mut matched = 0;
-        let mut congested = None;
         let mut i = 0;
         while i < targets.len() {
-            // Overlapping subscriptions of one session deliver once, at the highest QoS, with
-            // every matching subscription identifier.
             let (id, first) = &targets[i];
             let mut qos = first.subscription.options.qos;
             let mut retain = first.subscription.options.retain_as_published && message.retain;
@@ -557,24 +596,83 @@ impl Broker {
                 j += 1;
             }
             let delivery = Delivery {
-                message: Arc::clone(&message),
+                message: Arc::clone(message),
                 qos: message.qos.min(qos),
                 retain,
                 subscription_ids: ids,
                 seq: None,
             };
-            let session = &first.session;
-            let mut state = session.lock();
-            if state.enqueue(session.client_id(), delivery, &mut ops) {
-                matched += 1;
-            }
-            if congested.is_none() && state.press() {
-                congested = Some(Arc::clone(session));
-            }
-            drop(state);
+            each(&first.session, delivery);
             i = j;
         }
-        Published { matched, commit: self.persist(ops), congested }
+    }
+
+    /// Routes a QoS 0 message without RETAIN into `batch` instead of queueing it at once:
+    /// [`Broker::flush_publishes`] then queues a run of such messages with one lock round
+    /// trip and one wake per subscriber instead of one per message. Anything else (which
+    /// may need storage or an acknowledgement) is published at once, after the batch.
+    pub fn publish_deferred(
+        &self,
+        message: Message,
+        now_ms: u64,
+        batch: &mut PublishBatch,
+    ) -> Option<Published> {
+        if message.qos != QoS::AtMostOnce || message.retain {
+            let held = self.flush_publishes(batch);
+            let mut published = self.publish(message, now_ms);
+            published.congested = held.or(published.congested);
+            return Some(published);
+        }
+        let message = Arc::new(message);
+        let groups = &mut batch.groups;
+        let mut at = 0;
+        let mut added = 0;
+        self.route(&message, |session, delivery| {
+            // Sessions come in identifier order, as the groups are kept: one forward walk.
+            let id = session.id();
+            while at < groups.len() && groups[at].0.id() < id {
+                at += 1;
+            }
+            if at == groups.len() || groups[at].0.id() != id {
+                groups.insert(at, (Arc::clone(session), Vec::with_capacity(8)));
+            }
+            groups[at].1.push(delivery);
+            at += 1;
+            added += 1;
+        });
+        batch.deliveries += added;
+        batch.messages += 1;
+        None
+    }
+
+    /// Queues what `batch` holds, in publish order per session, locking each session once.
+    /// Returns a connected subscriber whose queue passed its high-water mark, if any.
+    pub fn flush_publishes(&self, batch: &mut PublishBatch) -> Option<Arc<SessionHandle>> {
+        batch.messages = 0;
+        batch.deliveries = 0;
+        let mut ops = Vec::new();
+        let mut congested = None;
+        for (session, deliveries) in batch.groups.drain(..) {
+            let mut state = session.lock();
+            for delivery in deliveries {
+                state.enqueue(session.client_id(), delivery, &mut ops);
+            }
+            if congested.is_none() && state.press() {
+                drop(state);
+                congested = Some(session);
+            }
+        }
+        // QoS 0 deliveries are never stored; nothing is expected here.
+        if !ops.is_empty() {
+            self.persist(ops);
+        }
+        congested
+    }
+
+    /// Whether a message to `topic` would reach anyone (a client or an internal service):
+    /// lets callers skip building messages nobody receives, such as lifecycle events.
+    pub fn has_subscribers(&self, topic: &str) -> bool {
+        self.inner.subscriptions.read().has_match(topic)
     }
 
     /// Publishes a will held back by its delay, unless the session got a connection again.
@@ -961,5 +1059,60 @@ mod connection_api_tests {
         assert!(!direct.is_pending());
         broker.disconnect(&target.session, &target.link, 1);
         assert!(broker.deliver_direct("target", message("x/y", QoS::AtMostOnce)).is_none());
+    }
+
+    fn topics(attached: &Attached) -> Vec<String> {
+        let mut state = attached.session.lock();
+        std::iter::from_fn(|| state.pop_queued())
+            .map(|d| format!("{}:{}", d.message.topic, d.qos as u8))
+            .collect()
+    }
+
+    #[test]
+    fn deferred_publishes_are_queued_at_the_flush_in_order() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        let a = connect(&broker, "a", 0);
+        let b = connect(&broker, "b", 0);
+        let both = connect(&broker, "both", 0);
+        subscribe(&broker, &a, "a/#", QoS::AtLeastOnce);
+        subscribe(&broker, &b, "b/#", QoS::AtLeastOnce);
+        subscribe(&broker, &both, "#", QoS::AtLeastOnce);
+        subscribe(&broker, &both, "a/+", QoS::AtMostOnce);
+        let mut batch = PublishBatch::default();
+        for topic in ["a/1", "b/1", "a/2", "c", "b/2"] {
+            assert!(
+                broker.publish_deferred(message(topic, QoS::AtMostOnce), 0, &mut batch).is_none()
+            );
+        }
+        assert!(!batch.is_empty());
+        assert!(topics(&a).is_empty(), "held until the flush");
+        assert!(broker.flush_publishes(&mut batch).is_none());
+        assert!(batch.is_empty());
+        assert_eq!(topics(&a), ["a/1:0", "a/2:0"]);
+        assert_eq!(topics(&b), ["b/1:0", "b/2:0"]);
+        assert_eq!(topics(&both), ["a/1:0", "b/1:0", "a/2:0", "c:0", "b/2:0"], "once each");
+        // A QoS 1 message is published at once, after what the batch held.
+        broker.publish_deferred(message("a/3", QoS::AtMostOnce), 0, &mut batch);
+        let published = broker.publish_deferred(message("a/4", QoS::AtLeastOnce), 0, &mut batch);
+        assert_eq!(published.map(|p| p.matched), Some(2));
+        assert!(batch.is_empty());
+        assert_eq!(topics(&a), ["a/3:0", "a/4:1"]);
+        // A session that went offline meanwhile gets nothing.
+        broker.publish_deferred(message("b/3", QoS::AtMostOnce), 0, &mut batch);
+        broker.disconnect(&b.session, &b.link, 1);
+        broker.flush_publishes(&mut batch);
+        assert!(topics(&b).is_empty());
+    }
+
+    #[test]
+    fn has_subscribers_sees_clients_and_wildcards() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        let topic = "$aws/events/presence/connected/c1";
+        assert!(!broker.has_subscribers(topic));
+        let a = connect(&broker, "a", 0);
+        subscribe(&broker, &a, "#", QoS::AtMostOnce);
+        assert!(!broker.has_subscribers(topic), "`#` does not match `$` topics");
+        subscribe(&broker, &a, "$aws/events/presence/+/+", QoS::AtMostOnce);
+        assert!(broker.has_subscribers(topic));
     }
 }

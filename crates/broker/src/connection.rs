@@ -24,7 +24,7 @@ use ferrocore_mqtt::{
 use ferrocore_store::{Commit, Op};
 
 use crate::authorize::{Authorize, ConnectAttributes};
-use crate::broker::{Broker, ConnectRequest};
+use crate::broker::{Broker, ConnectRequest, PublishBatch};
 use crate::close::CloseReason;
 use crate::events::{self, ConnectionIdentity};
 use crate::limits::{check_topic, client_may_publish};
@@ -77,6 +77,11 @@ pub struct Connection {
     ops: Vec<Op>,
     /// Decides every MQTT action; `None` allows everything.
     authorizer: Option<Box<dyn Authorize>>,
+    /// QoS 0 publishes routed by [`Connection::handle_packet_deferred`] and not queued yet;
+    /// boxed on first use, so that connections that never publish stay small.
+    batch: Option<Box<PublishBatch>>,
+    /// Whether the packet being handled came through `handle_packet_deferred`.
+    defer: bool,
 }
 
 #[derive(Debug)]
@@ -137,6 +142,8 @@ impl Connection {
             congested: None,
             closed: false,
             transmit: VecDeque::new(),
+            batch: None,
+            defer: false,
             ops: Vec::new(),
             authorizer: None,
         }
@@ -224,6 +231,37 @@ impl Connection {
 
     /// Handles a packet from the client.
     pub fn handle_packet(&mut self, packet: Packet, now_ms: u64) -> Step {
+        self.defer = false;
+        self.handle_any(packet, now_ms)
+    }
+
+    /// Handles a packet from the client that is followed by more already received: a QoS 0
+    /// PUBLISH without RETAIN may be held to be queued together with the next ones (one lock
+    /// round trip and one wake per subscriber for the run). The caller calls
+    /// [`Connection::flush_publishes`] once it has handled what it received.
+    pub fn handle_packet_deferred(&mut self, packet: Packet, now_ms: u64) -> Step {
+        self.defer = true;
+        let step = self.handle_any(packet, now_ms);
+        self.defer = false;
+        if self.batch.as_ref().is_some_and(|b| b.is_full()) {
+            self.flush_publishes();
+        }
+        step
+    }
+
+    /// Queues the QoS 0 publishes held by [`Connection::handle_packet_deferred`].
+    pub fn flush_publishes(&mut self) {
+        let Some(batch) = self.batch.as_mut().filter(|b| !b.is_empty()) else { return };
+        if let Some(congested) = self.broker.flush_publishes(batch) {
+            self.congested.get_or_insert(congested);
+        }
+    }
+
+    fn handle_any(&mut self, packet: Packet, now_ms: u64) -> Step {
+        if !matches!(&packet, Packet::Publish(p) if self.defer && p.qos == QoS::AtMostOnce) {
+            // Anything else keeps its order after the publishes held so far.
+            self.flush_publishes();
+        }
         let Some(active) = self.active.as_mut() else {
             return match packet {
                 Packet::Connect(connect) => {
@@ -351,6 +389,7 @@ impl Connection {
             return None;
         }
         self.closed = true;
+        self.flush_publishes();
         let mut active = self.active.take()?;
         if active.protocol == ProtocolVersion::V5
             && let Some(code) = reason.disconnect_code()
@@ -380,8 +419,10 @@ impl Connection {
                 reason,
                 CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill
             );
-            if let Some(message) =
-                events::disconnected(id, reason.lifecycle_name(), by_client, now_ms)
+            // The event is built only if someone would receive it.
+            if self.broker.has_subscribers(&events::presence_topic("disconnected", &id.client_id))
+                && let Some(message) =
+                    events::disconnected(id, reason.lifecycle_name(), by_client, now_ms)
             {
                 self.broker.publish(message, now_ms);
             }
@@ -546,7 +587,11 @@ impl Connection {
                 version_number: self.broker.versions().next(&client_id, now_ms),
             }
         });
-        if let Some(message) = events.as_ref().and_then(|id| events::connected(id, now_ms)) {
+        // The event is built only if someone would receive it.
+        if let Some(id) = events.as_ref()
+            && self.broker.has_subscribers(&events::presence_topic("connected", &id.client_id))
+            && let Some(message) = events::connected(id, now_ms)
+        {
             self.broker.publish(message, now_ms);
         }
         if let Some(authorizer) = self.authorizer.as_mut() {
@@ -719,7 +764,16 @@ impl Connection {
             expires_at_ms,
             templates: Default::default(),
         };
-        let published = self.broker.publish(message, now_ms);
+        let published = if self.defer {
+            let batch = self.batch.get_or_insert_with(Box::default);
+            match self.broker.publish_deferred(message, now_ms, batch) {
+                Some(published) => published,
+                None => return Ok(()),
+            }
+        } else {
+            self.flush_publishes();
+            self.broker.publish(message, now_ms)
+        };
         if published.congested.is_some() {
             self.congested = published.congested;
         }

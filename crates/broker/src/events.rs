@@ -44,6 +44,11 @@ pub fn has_events(client_id: &str) -> bool {
     !client_id.contains(['#', '+', '/']) && !client_id.is_empty()
 }
 
+/// The topic of a presence event of `kind` (`connected` or `disconnected`).
+pub fn presence_topic(kind: &str, client_id: &str) -> String {
+    format!("$aws/events/presence/{kind}/{client_id}")
+}
+
 /// The `connected` presence event.
 pub fn connected(id: &ConnectionIdentity, now_ms: u64) -> Option<Message> {
     let mut payload = json!({
@@ -57,7 +62,7 @@ pub fn connected(id: &ConnectionIdentity, now_ms: u64) -> Option<Message> {
     if let Some(ip) = id.ip_address {
         payload["ipAddress"] = json!(ip.to_string());
     }
-    event(&format!("$aws/events/presence/connected/{}", id.client_id), &payload)
+    event(&presence_topic("connected", &id.client_id), &payload)
 }
 
 /// The `disconnected` presence event.
@@ -77,7 +82,7 @@ pub fn disconnected(
         "disconnectReason": reason,
         "versionNumber": id.version_number,
     });
-    event(&format!("$aws/events/presence/disconnected/{}", id.client_id), &payload)
+    event(&presence_topic("disconnected", &id.client_id), &payload)
 }
 
 /// A `subscribed` or `unsubscribed` event for `topics`.

@@ -31,7 +31,7 @@ pub mod session;
 pub mod trie;
 
 pub use authorize::{Authorize, ConnectAttributes};
-pub use broker::{Broker, ClientInfo, DirectDelivery, Published, Restored};
+pub use broker::{Broker, ClientInfo, DirectDelivery, PublishBatch, Published, Restored};
 pub use close::CloseReason;
 pub use config::{BrokerConfig, Profile};
 pub use connection::{Connection, DelayedWill, Transmit};

@@ -140,9 +140,15 @@ impl<K: PartialEq, V> SubscriptionTree<K, V> {
 
     /// Calls `visit` for every subscription matching `topic`. For each shared group that
     /// matches, only one member is visited, chosen round-robin.
-    pub fn for_each_match(&self, topic: &str, mut visit: impl FnMut(&K, &V)) {
+    pub fn for_each_match<'a>(&'a self, topic: &str, mut visit: impl FnMut(&'a K, &'a V)) {
         let system = topic.starts_with('$');
         match_node(&self.root, Some(topic), true, system, &mut visit);
+    }
+
+    /// Whether any subscription matches `topic`. Unlike [`SubscriptionTree::for_each_match`]
+    /// it moves no shared group's round-robin on.
+    pub fn has_match(&self, topic: &str) -> bool {
+        any_match(&self.root, Some(topic), true, topic.starts_with('$'))
     }
 }
 
@@ -209,7 +215,7 @@ fn remove_at<K: PartialEq, V>(
     }
 }
 
-fn visit_shared<K, V>(groups: &[SharedGroup<K, V>], visit: &mut impl FnMut(&K, &V)) {
+fn visit_shared<'a, K, V>(groups: &'a [SharedGroup<K, V>], visit: &mut impl FnMut(&'a K, &'a V)) {
     for group in groups {
         if group.members.is_empty() {
             continue;
@@ -222,12 +228,12 @@ fn visit_shared<K, V>(groups: &[SharedGroup<K, V>], visit: &mut impl FnMut(&K, &
 
 /// Visits the subscriptions under `node` matching `rest`, the levels of the topic not yet
 /// walked (`None` once every level is consumed). Walks the topic in place, allocating nothing.
-fn match_node<K, V>(
-    node: &Node<K, V>,
+fn match_node<'a, K, V>(
+    node: &'a Node<K, V>,
     rest: Option<&str>,
     first: bool,
     system: bool,
-    visit: &mut impl FnMut(&K, &V),
+    visit: &mut impl FnMut(&'a K, &'a V),
 ) {
     // A filter starting with a wildcard never matches a `$` topic [MQTT-4.7.2-1].
     let wildcards = !(first && system);
@@ -257,6 +263,24 @@ fn match_node<K, V>(
     }
 }
 
+fn any_match<K, V>(node: &Node<K, V>, rest: Option<&str>, first: bool, system: bool) -> bool {
+    // The same walk as `match_node`, stopping at the first subscriber.
+    let wildcards = !(first && system);
+    if wildcards && (!node.hash.is_empty() || !node.shared_hash.is_empty()) {
+        return true;
+    }
+    let Some(rest) = rest else {
+        return !node.exact.is_empty() || !node.shared.is_empty();
+    };
+    let (level, next) = match rest.split_once('/') {
+        Some((level, next)) => (level, Some(next)),
+        None => (rest, None),
+    };
+    node.children.get(level).is_some_and(|child| any_match(child, next, false, system))
+        || (wildcards
+            && node.plus.as_deref().is_some_and(|plus| any_match(plus, next, false, system)))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -267,6 +291,28 @@ mod tests {
         tree.for_each_match(topic, |k, _| out.push(*k));
         out.sort_unstable();
         out
+    }
+
+    #[test]
+    fn has_match_agrees_with_matching() {
+        let mut tree = SubscriptionTree::new();
+        tree.insert("a/+/c", None, 1, ());
+        tree.insert("b/#", None, 2, ());
+        tree.insert("#", None, 3, ());
+        tree.insert("$aws/events/#", Some("g"), 4, ());
+        tree.insert("$x/y", None, 5, ());
+        for topic in ["a/b/c", "b", "b/x/y", "z", "$aws/events/presence/connected/c1", "$x/y"] {
+            assert!(tree.has_match(topic), "{topic}");
+        }
+        for topic in ["$aws/things/t/shadow/get", "$x/z", "$x"] {
+            assert!(!tree.has_match(topic), "{topic}");
+            assert!(matched(&tree, topic).is_empty(), "{topic}");
+        }
+        let mut empty: SubscriptionTree<u32, ()> = SubscriptionTree::new();
+        assert!(!empty.has_match("a"));
+        empty.insert("a/b", None, 1, ());
+        assert!(!empty.has_match("a"));
+        assert!(empty.has_match("a/b"));
     }
 
     #[test]

@@ -221,6 +221,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Decodes and handles every whole packet in the read buffer.
     fn decode_all(&mut self) -> Result<(), CloseReason> {
+        let step = self.decode_packets();
+        // QoS 0 publishes held to be queued per subscriber in one go are queued now.
+        self.connection.flush_publishes();
+        step
+    }
+
+    fn decode_packets(&mut self) -> Result<(), CloseReason> {
         let now = now_ms();
         loop {
             match self.decoder.decode(&mut self.read_buf) {
@@ -228,7 +235,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     if let Packet::Connect(connect) = &packet {
                         self.connect_keep_alive.get_or_insert(connect.keep_alive);
                     }
-                    self.connection.handle_packet(packet, now)?;
+                    self.connection.handle_packet_deferred(packet, now)?;
                     // A congested subscriber pauses this client: the rest stays buffered.
                     if self.connection.is_congested() {
                         return Ok(());
