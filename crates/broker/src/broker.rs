@@ -77,6 +77,10 @@ pub struct Published {
     pub congested: Option<Arc<SessionHandle>>,
 }
 
+/// Below this many subscribers a deferred QoS 0 publish is queued at once instead of held
+/// (see [`Broker::publish_deferred`]).
+const MIN_BATCHED_FANOUT: usize = 4;
+
 /// QoS 0 deliveries routed by [`Broker::publish_deferred`] and not queued yet.
 #[derive(Debug, Default)]
 pub struct PublishBatch {
@@ -624,22 +628,41 @@ impl Broker {
             return Some(published);
         }
         let message = Arc::new(message);
+        let mut routed: Vec<(Arc<SessionHandle>, Delivery)> = Vec::new();
+        self.route(&message, |session, delivery| routed.push((Arc::clone(session), delivery)));
+        if routed.len() < MIN_BATCHED_FANOUT {
+            // Few subscribers: holding the message saves too little to pay for the later wake
+            // (a point-to-point flow loses its overlap of publisher and subscriber). Queue it
+            // now, after what is held, so that nothing is overtaken.
+            let mut congested = self.flush_publishes(batch);
+            let matched = routed.len();
+            let mut ops = Vec::new();
+            for (session, delivery) in routed {
+                let mut state = session.lock();
+                state.enqueue(session.client_id(), delivery, &mut ops);
+                if congested.is_none() && state.press() {
+                    drop(state);
+                    congested = Some(session);
+                }
+            }
+            let commit = if ops.is_empty() { None } else { self.persist(ops) };
+            return Some(Published { matched, commit, congested });
+        }
         let groups = &mut batch.groups;
         let mut at = 0;
-        let mut added = 0;
-        self.route(&message, |session, delivery| {
+        let added = routed.len();
+        for (session, delivery) in routed {
             // Sessions come in identifier order, as the groups are kept: one forward walk.
             let id = session.id();
             while at < groups.len() && groups[at].0.id() < id {
                 at += 1;
             }
             if at == groups.len() || groups[at].0.id() != id {
-                groups.insert(at, (Arc::clone(session), Vec::with_capacity(8)));
+                groups.insert(at, (session, Vec::with_capacity(8)));
             }
             groups[at].1.push(delivery);
             at += 1;
-            added += 1;
-        });
+        }
         batch.deliveries += added;
         batch.messages += 1;
         None
@@ -1078,6 +1101,11 @@ mod connection_api_tests {
         subscribe(&broker, &b, "b/#", QoS::AtLeastOnce);
         subscribe(&broker, &both, "#", QoS::AtLeastOnce);
         subscribe(&broker, &both, "a/+", QoS::AtMostOnce);
+        // Enough subscribers on every topic for messages to be held.
+        let fans: Vec<_> = (0..3).map(|i| connect(&broker, &format!("fan{i}"), 0)).collect();
+        for fan in &fans {
+            subscribe(&broker, fan, "#", QoS::AtMostOnce);
+        }
         let mut batch = PublishBatch::default();
         for topic in ["a/1", "b/1", "a/2", "c", "b/2"] {
             assert!(
@@ -1094,7 +1122,7 @@ mod connection_api_tests {
         // A QoS 1 message is published at once, after what the batch held.
         broker.publish_deferred(message("a/3", QoS::AtMostOnce), 0, &mut batch);
         let published = broker.publish_deferred(message("a/4", QoS::AtLeastOnce), 0, &mut batch);
-        assert_eq!(published.map(|p| p.matched), Some(2));
+        assert_eq!(published.map(|p| p.matched), Some(5));
         assert!(batch.is_empty());
         assert_eq!(topics(&a), ["a/3:0", "a/4:1"]);
         // A session that went offline meanwhile gets nothing.
@@ -1102,6 +1130,24 @@ mod connection_api_tests {
         broker.disconnect(&b.session, &b.link, 1);
         broker.flush_publishes(&mut batch);
         assert!(topics(&b).is_empty());
+    }
+
+    #[test]
+    fn a_deferred_publish_with_few_subscribers_is_queued_at_once_after_what_is_held() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        let fans: Vec<_> = (0..4).map(|i| connect(&broker, &format!("fan{i}"), 0)).collect();
+        for fan in &fans {
+            subscribe(&broker, fan, "wide", QoS::AtMostOnce);
+        }
+        subscribe(&broker, &fans[0], "narrow", QoS::AtMostOnce);
+        let mut batch = PublishBatch::default();
+        assert!(broker.publish_deferred(message("wide", QoS::AtMostOnce), 0, &mut batch).is_none());
+        assert!(topics(&fans[0]).is_empty(), "four subscribers: held");
+        let published = broker.publish_deferred(message("narrow", QoS::AtMostOnce), 0, &mut batch);
+        assert_eq!(published.map(|p| p.matched), Some(1), "one subscriber: queued at once");
+        assert!(batch.is_empty(), "after what was held");
+        assert_eq!(topics(&fans[0]), ["wide:0", "narrow:0"]);
+        assert_eq!(topics(&fans[1]), ["wide:0"]);
     }
 
     #[test]
