@@ -154,6 +154,16 @@ impl Registry {
         Ok(self.ca_rows(row.into_iter().collect())?.pop())
     }
 
+    /// `ca_certificate_in`, or `NotFound` in AWS's words.
+    fn existing_ca_certificate(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+    ) -> Result<CaCertificate, RegistryError> {
+        self.ca_certificate_in(tx, id)?
+            .ok_or_else(|| RegistryError::NotFound(format!("CA certificate {id} does not exist")))
+    }
+
     /// The registered CA certificates whose subject is `subject` (DER).
     pub(crate) fn ca_certificates_with_subject(
         &self,
@@ -354,9 +364,7 @@ impl Registry {
     /// DescribeCACertificate.
     pub fn describe_ca_certificate(&self, id: &str) -> Result<CaCertificate, RegistryError> {
         rules::check_certificate_id("caCertificateId", id)?;
-        self.store
-            .read(|tx| self.ca_certificate_in(tx, id))?
-            .ok_or_else(|| RegistryError::NotFound(format!("CA certificate {id} does not exist")))
+        self.store.read(|tx| self.existing_ca_certificate(tx, id))
     }
 
     /// UpdateCACertificate.
@@ -378,9 +386,7 @@ impl Registry {
             .execute({
                 let id = id.clone();
                 move |tx| {
-                    let current = registry.ca_certificate_in(tx, &id)?.ok_or_else(|| {
-                        RegistryError::NotFound(format!("CA certificate {id} does not exist"))
-                    })?;
+                    let current = registry.existing_ca_certificate(tx, &id)?;
                     let status = update.new_status.unwrap_or(current.status);
                     let auto = update.new_auto_registration.unwrap_or(current.auto_registration);
                     let config = if update.remove_auto_registration {
@@ -421,9 +427,7 @@ impl Registry {
             .execute({
                 let id = id.clone();
                 move |tx| {
-                    let current = registry.ca_certificate_in(tx, &id)?.ok_or_else(|| {
-                        RegistryError::NotFound(format!("CA certificate {id} does not exist"))
-                    })?;
+                    let current = registry.existing_ca_certificate(tx, &id)?;
                     let signed: i64 = tx
                         .prepare_cached(
                             "SELECT count(*) FROM certificates WHERE ca_certificate_id = ?1",

@@ -96,6 +96,16 @@ impl Registry {
             .optional()?)
     }
 
+    /// `certificate_in`, or `NotFound` in AWS's words.
+    fn existing_certificate(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+    ) -> Result<Certificate, RegistryError> {
+        self.certificate_in(tx, id)?
+            .ok_or_else(|| RegistryError::NotFound(format!("Certificate {id} does not exist")))
+    }
+
     /// Inserts a new certificate, or fails with `AlreadyExists` naming the existing one.
     fn insert_certificate(
         &self,
@@ -280,9 +290,7 @@ impl Registry {
     /// DescribeCertificate.
     pub fn describe_certificate(&self, id: &str) -> Result<Certificate, RegistryError> {
         rules::check_certificate_id("certificateId", id)?;
-        self.store
-            .read(|tx| self.certificate_in(tx, id))?
-            .ok_or_else(|| RegistryError::NotFound(format!("Certificate {id} does not exist")))
+        self.store.read(|tx| self.existing_certificate(tx, id))
     }
 
     /// UpdateCertificate: sets the status (see [`rules::check_update`]).
@@ -299,9 +307,7 @@ impl Registry {
             .execute({
                 let id = id.clone();
                 move |tx| {
-                    let current = registry.certificate_in(tx, &id)?.ok_or_else(|| {
-                        RegistryError::NotFound(format!("Certificate {id} does not exist"))
-                    })?;
+                    let current = registry.existing_certificate(tx, &id)?;
                     rules::check_update(&id, current.status, new_status)?;
                     if current.status == new_status {
                         return Ok(false);
@@ -341,9 +347,7 @@ impl Registry {
             .execute({
                 let id = id.clone();
                 move |tx| {
-                    let current = registry.certificate_in(tx, &id)?.ok_or_else(|| {
-                        RegistryError::NotFound(format!("Certificate {id} does not exist"))
-                    })?;
+                    let current = registry.existing_certificate(tx, &id)?;
                     rules::check_delete(&id, current.status)?;
                     let count = |sql: &str| -> Result<usize, RegistryError> {
                         let n: i64 =
