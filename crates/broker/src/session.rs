@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::Waker;
 
 use ferrocore_mqtt::{ProtocolVersion, QoS, SubscriptionOptions};
 use ferrocore_store::Op;
@@ -31,15 +32,28 @@ pub struct Subscription {
 
 /// The connection side of a session: how the router wakes the connection task that is
 /// attached, and how another party (a takeover, shutdown, an operator) asks it to close.
+///
+/// A connection with a running task waits on [`Link::notified`]; an idle connection whose
+/// task ended (parked) leaves a [`Waker`] instead ([`Link::park`]), which the next wake or
+/// kick takes and wakes once.
 #[derive(Debug, Default)]
 pub struct Link {
     notify: Notify,
-    kick: Mutex<Option<CloseReason>>,
+    signals: Mutex<Signals>,
     /// Set by the first wake since the connection last looked: later wakes skip the
     /// notification (one per batch, not one per message).
     pending: AtomicBool,
     /// What the connection's driver tells about it, once connected (GetConnection).
     details: OnceLock<LinkDetails>,
+}
+
+/// What [`Link`] keeps behind its lock.
+#[derive(Debug, Default)]
+struct Signals {
+    /// The first close request.
+    kick: Option<CloseReason>,
+    /// Who to wake while the connection is parked.
+    parked: Option<Waker>,
 }
 
 /// What a connection's driver knows of it beyond the protocol: reported by the iot-data
@@ -65,8 +79,38 @@ impl Link {
     /// between the publisher's and the subscriber's cores.
     pub fn wake(&self) {
         if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::AcqRel) {
-            self.notify.notify_one();
+            let parked = self.signals.lock().parked.take();
+            self.signal(parked);
         }
+    }
+
+    /// Wakes the task waiting on [`Link::notified`], or, while the connection is parked, the
+    /// parked waker; the notification is kept then for the task that resumes it.
+    fn signal(&self, parked: Option<Waker>) {
+        self.notify.notify_one();
+        if let Some(waker) = parked {
+            waker.wake();
+        }
+    }
+
+    /// Leaves `waker` to be woken by the next wake or kick, instead of a running task. Returns
+    /// `false` (and keeps nothing) when one is already pending: the connection has work now.
+    ///
+    /// A wake racing with this is not lost: [`Link::wake`] sets its flag before it takes the
+    /// lock, and this reads the flag with the lock held, so either this sees the flag or the
+    /// wake sees the waker.
+    pub fn park(&self, waker: &Waker) -> bool {
+        let mut signals = self.signals.lock();
+        if signals.kick.is_some() || self.pending.load(Ordering::Acquire) {
+            return false;
+        }
+        signals.parked = Some(waker.clone());
+        true
+    }
+
+    /// Forgets the parked waker: the connection runs again and waits on [`Link::notified`].
+    pub fn unpark(&self) {
+        self.signals.lock().parked = None;
     }
 
     /// Called by the connection with the session locked, after it took what was queued: the
@@ -77,8 +121,12 @@ impl Link {
 
     /// Asks the connection to close for `reason`. The first request wins.
     pub fn kick(&self, reason: CloseReason) {
-        self.kick.lock().get_or_insert(reason);
-        self.notify.notify_one();
+        let parked = {
+            let mut signals = self.signals.lock();
+            signals.kick.get_or_insert(reason);
+            signals.parked.take()
+        };
+        self.signal(parked);
     }
 
     /// Records the connection's details; the first record wins.
@@ -93,7 +141,7 @@ impl Link {
 
     /// The pending close request, if any.
     pub fn kicked(&self) -> Option<CloseReason> {
-        *self.kick.lock()
+        self.signals.lock().kick
     }
 
     /// Resolves on the next wake or kick (a wake sent while nobody waited is kept).

@@ -65,6 +65,9 @@ pub struct ConnectionSettings {
     pub connect_timeout: Duration,
     /// How long the closing DISCONNECT may take to write.
     pub close_timeout: Duration,
+    /// How long a plain-TCP connection may idle before it gives up its task and waits parked
+    /// ([`crate::park`]); `None` keeps every connection on a task.
+    pub park_after: Option<Duration>,
 }
 
 impl Default for ConnectionSettings {
@@ -72,11 +75,20 @@ impl Default for ConnectionSettings {
         ConnectionSettings {
             connect_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
+            park_after: Some(Duration::from_millis(100)),
         }
     }
 }
 
-/// Serves one MQTT connection until it closes.
+/// What every connection of a listener shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub broker: Broker,
+    pub shutdown: CancellationToken,
+    pub settings: ConnectionSettings,
+}
+
+/// Serves one MQTT connection until it closes, on the calling task.
 pub async fn serve_connection<S>(
     stream: S,
     peer: Option<SocketAddr>,
@@ -87,28 +99,37 @@ pub async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let max_packet = broker.config().max_packet_size();
+    let driver = Driver::new(stream, peer, &broker, authorizer);
+    let shared = Shared { broker, shutdown, settings };
+    // Without a parking time the driver never hands the connection back.
+    let _ = drive(driver, &shared, None).await;
+}
+
+/// What [`drive`] hands back: the connection, or nothing once it closed.
+pub(crate) type Handed<S> = Option<Driver<S>>;
+
+/// Drives a connection until it closes, or, with `park_after`, until it has been idle that
+/// long: then it is handed back, nothing buffered, for [`crate::park`] to keep without a task.
+pub(crate) async fn drive<S>(
+    mut driver: Driver<S>,
+    shared: &Shared,
+    park_after: Option<Duration>,
+) -> Handed<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let broker = &shared.broker;
+    let settings = shared.settings;
     let receive_maximum = usize::from(broker.config().receive_maximum.max(1));
     let publisher_wait = Duration::from_millis(broker.config().publisher_wait_ms);
-    let mut driver = Driver {
-        stream,
-        decoder: Decoder::new(max_packet),
-        connection: Connection::with_peer(broker.clone(), peer),
-        read_buf: BytesMut::new(),
-        write_buf: BytesMut::new(),
-        queue: VecDeque::new(),
-        connect_keep_alive: None,
-    };
-    if let Some(authorizer) = authorizer {
-        driver.connection.set_authorizer(authorizer);
-    }
-    // One timer for the connection's life, moved only when the deadline changes: the
-    // CONNECT deadline first, then the keep-alive.
+    // One timer for the task's life, moved only when the deadline changes: the CONNECT
+    // deadline first, then the keep-alive or the parking time, whichever comes first.
     let mut deadline = tokio::time::Instant::now() + settings.connect_timeout;
     let timer = tokio::time::sleep_until(deadline);
     tokio::pin!(timer);
     let mut link = None;
     let mut congested: Option<Arc<SessionHandle>> = None;
+    let mut active_at = tokio::time::Instant::now();
     let reason = loop {
         if let Err(reason) = driver.flush().await {
             break reason;
@@ -119,21 +140,28 @@ pub async fn serve_connection<S>(
                 // For GetConnection: what only the driver knows.
                 let asked = driver.connect_keep_alive.unwrap_or(0);
                 let keep_alive = broker.config().effective_keep_alive(asked);
-                link.set_details(LinkDetails { peer, keep_alive });
+                link.set_details(LinkDetails { peer: driver.connection.peer(), keep_alive });
             }
         }
+        if congested.is_none() {
+            congested = driver.connection.take_congestion();
+        }
+        let parkable = park_after.filter(|_| congested.is_none() && driver.is_idle());
         if driver.connection.protocol().is_some() {
-            let wanted = match driver.connection.poll_timeout() {
+            let now = tokio::time::Instant::now();
+            let mut wanted = match driver.connection.poll_timeout() {
                 Some(deadline_ms) => {
-                    tokio::time::Instant::now()
-                        + Duration::from_millis(deadline_ms.saturating_sub(now_ms()))
+                    now + Duration::from_millis(deadline_ms.saturating_sub(now_ms()))
                 }
-                None => tokio::time::Instant::now() + Duration::from_secs(86_400 * 365),
+                None => now + Duration::from_secs(86_400 * 365),
             };
-            // The keep-alive deadline moves with every packet; the timer is re-armed only when
-            // it fired, must fire sooner, or lags by more than a tolerance, so busy connections
-            // do not churn the timer wheel. A timer that fires early is harmless: the
-            // connection checks the real deadline.
+            if let Some(after) = parkable {
+                wanted = wanted.min(active_at + after);
+            }
+            // The deadlines move with every packet; the timer is re-armed only when it fired,
+            // must fire sooner, or lags by more than a tolerance, so busy connections do not
+            // churn the timer wheel. A timer that fires early is harmless: the connection
+            // checks the real deadline, and parking checks how long it was idle.
             let lag = wanted.saturating_duration_since(deadline);
             if timer.is_elapsed() || wanted < deadline || lag > Duration::from_millis(250) {
                 deadline = wanted;
@@ -141,14 +169,10 @@ pub async fn serve_connection<S>(
             }
         }
         let head_commit = matches!(driver.queue.front(), Some(Transmit::AfterCommit(..)));
-        let waiting = driver.queue.len();
-        if congested.is_none() {
-            congested = driver.connection.take_congestion();
-        }
-        let reading = waiting < receive_maximum && congested.is_none();
+        let reading = driver.queue.len() < receive_maximum && congested.is_none();
         let step = tokio::select! {
             biased;
-            () = shutdown.cancelled() => Err(CloseReason::ServerShutdown),
+            () = shared.shutdown.cancelled() => Err(CloseReason::ServerShutdown),
             result = next_commit(&mut driver.queue), if head_commit => match result {
                 Ok(()) => Ok(()),
                 Err(error) => {
@@ -172,41 +196,35 @@ pub async fn serve_connection<S>(
             () = wait_link(link.as_deref()) => driver.connection.handle_wakeup(now_ms()),
             () = &mut timer => {
                 if driver.connection.protocol().is_none() {
-                    tracing::info!(?peer, "no CONNECT in time");
+                    tracing::info!(peer = ?driver.connection.peer(), "no CONNECT in time");
                     Err(CloseReason::ConnectionLost)
+                } else if parkable.is_some_and(|after| active_at.elapsed() >= after) {
+                    driver.shrink();
+                    return Some(driver);
                 } else {
-                    driver.connection.handle_timeout(now_ms())
+                    // Not activity: the parking time keeps counting.
+                    match driver.connection.handle_timeout(now_ms()) {
+                        Ok(()) => continue,
+                        Err(reason) => break reason,
+                    }
                 }
             }
         };
         if let Err(reason) = step {
             break reason;
         }
+        active_at = tokio::time::Instant::now();
     };
-    let delayed = driver.connection.close(reason, now_ms());
-    driver.collect();
-    // Packets waiting for a commit are dropped: the client will send those PUBLISHes again.
-    let version = driver.connection_version();
-    for transmit in std::mem::take(&mut driver.queue) {
-        if !matches!(transmit, Transmit::AfterCommit(..)) {
-            encode_into(&transmit, version, &mut driver.write_buf);
-        }
-    }
-    if !driver.write_buf.is_empty() {
-        let write = driver.stream.write_all(&driver.write_buf);
-        let _ = tokio::time::timeout(settings.close_timeout, write).await;
-    }
-    let _ = tokio::time::timeout(settings.close_timeout, driver.stream.shutdown()).await;
-    if let Some(will) = delayed {
-        spawn_delayed_will(broker, will);
-    }
-    tracing::debug!(?peer, reason = reason.lifecycle_name(), "connection task ended");
+    driver.close(reason, shared).await;
+    None
 }
 
-struct Driver<S> {
-    stream: S,
+/// One connection's socket, protocol state and what waits to be written.
+#[derive(Debug)]
+pub(crate) struct Driver<S> {
+    pub(crate) stream: S,
     decoder: Decoder,
-    connection: Connection,
+    pub(crate) connection: Connection,
     read_buf: BytesMut,
     write_buf: BytesMut,
     queue: VecDeque<Transmit>,
@@ -215,6 +233,69 @@ struct Driver<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(
+        stream: S,
+        peer: Option<SocketAddr>,
+        broker: &Broker,
+        authorizer: Option<Box<dyn Authorize>>,
+    ) -> Driver<S> {
+        let mut connection = Connection::with_peer(broker.clone(), peer);
+        if let Some(authorizer) = authorizer {
+            connection.set_authorizer(authorizer);
+        }
+        Driver {
+            stream,
+            decoder: Decoder::new(broker.config().max_packet_size()),
+            connection,
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
+            queue: VecDeque::new(),
+            connect_keep_alive: None,
+        }
+    }
+
+    /// Whether the connection is up and nothing is buffered or waiting in either direction:
+    /// all it does is wait for the client or the router.
+    fn is_idle(&self) -> bool {
+        self.connection.protocol().is_some()
+            && !self.connection.is_congested()
+            && self.read_buf.is_empty()
+            && self.write_buf.is_empty()
+            && self.queue.is_empty()
+    }
+
+    /// Gives back the memory of empty queues before the connection waits parked.
+    fn shrink(&mut self) {
+        self.connection.shrink();
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        }
+    }
+
+    /// Closes the connection for `reason`: the will and the session, then what is left to
+    /// write, then the socket.
+    async fn close(mut self, reason: CloseReason, shared: &Shared) {
+        let delayed = self.connection.close(reason, now_ms());
+        self.collect();
+        // Packets waiting for a commit are dropped: the client will send those PUBLISHes again.
+        let version = self.connection_version();
+        for transmit in std::mem::take(&mut self.queue) {
+            if !matches!(transmit, Transmit::AfterCommit(..)) {
+                encode_into(&transmit, version, &mut self.write_buf);
+            }
+        }
+        let timeout = shared.settings.close_timeout;
+        if !self.write_buf.is_empty() {
+            let write = self.stream.write_all(&self.write_buf);
+            let _ = tokio::time::timeout(timeout, write).await;
+        }
+        let _ = tokio::time::timeout(timeout, self.stream.shutdown()).await;
+        if let Some(will) = delayed {
+            spawn_delayed_will(shared.broker.clone(), will);
+        }
+        tracing::debug!(peer = ?self.connection.peer(), reason = reason.lifecycle_name(), "connection task ended");
+    }
+
     fn connection_version(&self) -> ProtocolVersion {
         self.connection.protocol().or(self.decoder.version()).unwrap_or(ProtocolVersion::V311)
     }

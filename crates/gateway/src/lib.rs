@@ -18,6 +18,7 @@ pub mod authorize;
 pub mod connection;
 pub mod devices;
 pub mod listener;
+mod park;
 pub mod tls;
 pub mod websocket;
 

@@ -18,8 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::authorize::PolicyAuthorizer;
-use crate::connection::{ConnectionSettings, serve_connection};
+use crate::connection::{ConnectionSettings, Driver, Shared, serve_connection};
 use crate::devices::{Devices, Registered};
+use crate::park::{Lot, TcpShared, serve_parking};
 use crate::tls::ALPN_MQTT;
 
 /// What every listener shares: the broker, the stop signal and the task tracker.
@@ -61,16 +62,27 @@ pub struct TlsListener {
 }
 
 /// Accepts plain-TCP MQTT connections on `listener` until shutdown.
+///
+/// A connection that idles gives up its task until it has work again ([`crate::park`]).
 pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
-    accept_loop(listener, listeners.clone(), move |stream, peer| {
-        let l = listeners.clone();
-        async move {
-            let authorizer = l.local_policy.map(|(policy, arns)| {
-                Box::new(PolicyAuthorizer::local(policy, arns, Some(peer))) as Box<dyn Authorize>
-            });
-            serve_connection(stream, Some(peer), l.broker, l.shutdown, l.settings, authorizer)
-                .await;
-        }
+    let ctx = Arc::new(TcpShared {
+        shared: Shared {
+            broker: listeners.broker.clone(),
+            shutdown: listeners.shutdown.clone(),
+            settings: listeners.settings,
+        },
+        lot: Lot::start(listeners.shutdown.clone()),
+        tracker: listeners.tracker.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let local_policy = listeners.local_policy.clone();
+    accept_loop(listener, listeners, move |stream, peer| {
+        let authorizer = local_policy.as_ref().map(|(policy, arns)| {
+            let local = PolicyAuthorizer::local(Arc::clone(policy), arns.clone(), Some(peer));
+            Box::new(local) as Box<dyn Authorize>
+        });
+        let driver = Driver::new(stream, Some(peer), &ctx.shared.broker, authorizer);
+        serve_parking(driver, Arc::clone(&ctx))
     })
     .await;
 }
