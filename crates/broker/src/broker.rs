@@ -81,6 +81,16 @@ pub struct Published {
 /// (see [`Broker::publish_deferred`]).
 const MIN_BATCHED_FANOUT: usize = 4;
 
+/// A [`PublishBatch`] is flushed once it holds this many messages...
+const BATCH_MESSAGES: usize = 32;
+/// ... or this many deliveries.
+const BATCH_DELIVERIES: usize = 2048;
+
+thread_local! {
+    /// How many subscriptions the last routed message on this thread matched.
+    static ROUTE_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// QoS 0 deliveries routed by [`Broker::publish_deferred`] and not queued yet.
 #[derive(Debug, Default)]
 pub struct PublishBatch {
@@ -88,6 +98,8 @@ pub struct PublishBatch {
     groups: Vec<(Arc<SessionHandle>, Vec<Delivery>)>,
     deliveries: usize,
     messages: usize,
+    /// Where one message is routed before it joins the groups; kept for its capacity.
+    routed: Vec<(Arc<SessionHandle>, Delivery)>,
 }
 
 impl PublishBatch {
@@ -99,7 +111,7 @@ impl PublishBatch {
     /// Whether the batch should be flushed before more is added: it stays small, so queue
     /// limits and back-pressure are noticed within a few messages.
     pub fn is_full(&self) -> bool {
-        self.messages >= 32 || self.deliveries >= 2048
+        self.messages >= BATCH_MESSAGES || self.deliveries >= BATCH_DELIVERIES
     }
 }
 
@@ -570,7 +582,9 @@ impl Broker {
         // Held while `each` runs, which takes session locks: nothing takes this lock while
         // holding a session's.
         let trie = self.inner.subscriptions.read();
-        let mut targets: Vec<(u64, &Target)> = Vec::new();
+        // Sized like the last match on this thread: a fan-out to many sessions does not regrow
+        // the list from nothing for every message.
+        let mut targets: Vec<(u64, &Target)> = Vec::with_capacity(ROUTE_HINT.get());
         trie.for_each_match(message.topic.as_str(), |id, target| {
             let no_local = target.subscription.options.no_local
                 && message.publisher.as_deref() == Some(&**target.session.client_id());
@@ -584,6 +598,7 @@ impl Broker {
             let internal = self.inner.internal.read();
             targets.retain(|(id, _)| internal.contains(id));
         }
+        ROUTE_HINT.set(targets.len().min(1024));
         targets.sort_unstable_by_key(|(id, _)| *id);
         let mut i = 0;
         while i < targets.len() {
@@ -628,7 +643,7 @@ impl Broker {
             return Some(published);
         }
         let message = Arc::new(message);
-        let mut routed: Vec<(Arc<SessionHandle>, Delivery)> = Vec::new();
+        let mut routed = std::mem::take(&mut batch.routed);
         self.route(&message, |session, delivery| routed.push((Arc::clone(session), delivery)));
         if routed.len() < MIN_BATCHED_FANOUT {
             // Few subscribers: holding the message saves too little to pay for the later wake
@@ -637,7 +652,7 @@ impl Broker {
             let mut congested = self.flush_publishes(batch);
             let matched = routed.len();
             let mut ops = Vec::new();
-            for (session, delivery) in routed {
+            for (session, delivery) in routed.drain(..) {
                 let mut state = session.lock();
                 state.enqueue(session.client_id(), delivery, &mut ops);
                 if congested.is_none() && state.press() {
@@ -645,24 +660,28 @@ impl Broker {
                     congested = Some(session);
                 }
             }
+            batch.routed = routed;
             let commit = if ops.is_empty() { None } else { self.persist(ops) };
             return Some(Published { matched, commit, congested });
         }
         let groups = &mut batch.groups;
         let mut at = 0;
         let added = routed.len();
-        for (session, delivery) in routed {
+        // As many messages as the batch will hold at this fan-out: one allocation per group.
+        let room = (BATCH_DELIVERIES / added).clamp(1, BATCH_MESSAGES);
+        for (session, delivery) in routed.drain(..) {
             // Sessions come in identifier order, as the groups are kept: one forward walk.
             let id = session.id();
             while at < groups.len() && groups[at].0.id() < id {
                 at += 1;
             }
             if at == groups.len() || groups[at].0.id() != id {
-                groups.insert(at, (session, Vec::with_capacity(8)));
+                groups.insert(at, (session, Vec::with_capacity(room)));
             }
             groups[at].1.push(delivery);
             at += 1;
         }
+        batch.routed = routed;
         batch.deliveries += added;
         batch.messages += 1;
         None

@@ -191,6 +191,9 @@ impl Connection {
         if self.ops.is_empty() {
             self.ops = Vec::new();
         }
+        if self.batch.as_ref().is_some_and(|batch| batch.is_empty()) {
+            self.batch = None;
+        }
     }
 
     /// Whether [`Connection::close`] has run.

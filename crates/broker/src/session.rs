@@ -43,6 +43,8 @@ pub struct Link {
     /// Set by the first wake since the connection last looked: later wakes skip the
     /// notification (one per batch, not one per message).
     pending: AtomicBool,
+    /// Whether a parked waker is kept: wakes of a running connection skip the lock.
+    parked: AtomicBool,
     /// What the connection's driver tells about it, once connected (GetConnection).
     details: OnceLock<LinkDetails>,
 }
@@ -78,8 +80,8 @@ impl Link {
     /// yet, so a plain load suffices and the cache line stays shared instead of bouncing
     /// between the publisher's and the subscriber's cores.
     pub fn wake(&self) {
-        if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::AcqRel) {
-            let parked = self.signals.lock().parked.take();
+        if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::SeqCst) {
+            let parked = if self.parked.load(Ordering::SeqCst) { self.take_parked() } else { None };
             self.signal(parked);
         }
     }
@@ -96,21 +98,33 @@ impl Link {
     /// Leaves `waker` to be woken by the next wake or kick, instead of a running task. Returns
     /// `false` (and keeps nothing) when one is already pending: the connection has work now.
     ///
-    /// A wake racing with this is not lost: [`Link::wake`] sets its flag before it takes the
-    /// lock, and this reads the flag with the lock held, so either this sees the flag or the
-    /// wake sees the waker.
+    /// A wake racing with this is not lost: [`Link::wake`] sets `pending` and then reads
+    /// `parked`, this sets `parked` and then reads `pending`, all sequentially consistent, so
+    /// at least one of them sees the other's write. A kick takes the lock, which this holds.
     pub fn park(&self, waker: &Waker) -> bool {
         let mut signals = self.signals.lock();
-        if signals.kick.is_some() || self.pending.load(Ordering::Acquire) {
+        if signals.kick.is_some() {
             return false;
         }
         signals.parked = Some(waker.clone());
+        self.parked.store(true, Ordering::SeqCst);
+        if self.pending.load(Ordering::SeqCst) {
+            signals.parked = None;
+            self.parked.store(false, Ordering::SeqCst);
+            return false;
+        }
         true
     }
 
     /// Forgets the parked waker: the connection runs again and waits on [`Link::notified`].
     pub fn unpark(&self) {
-        self.signals.lock().parked = None;
+        self.take_parked();
+    }
+
+    fn take_parked(&self) -> Option<Waker> {
+        let mut signals = self.signals.lock();
+        self.parked.store(false, Ordering::SeqCst);
+        signals.parked.take()
     }
 
     /// Called by the connection with the session locked, after it took what was queued: the
@@ -121,11 +135,8 @@ impl Link {
 
     /// Asks the connection to close for `reason`. The first request wins.
     pub fn kick(&self, reason: CloseReason) {
-        let parked = {
-            let mut signals = self.signals.lock();
-            signals.kick.get_or_insert(reason);
-            signals.parked.take()
-        };
+        self.signals.lock().kick.get_or_insert(reason);
+        let parked = self.take_parked();
         self.signal(parked);
     }
 
