@@ -199,7 +199,7 @@ where
                     tracing::info!(peer = ?driver.connection.peer(), "no CONNECT in time");
                     Err(CloseReason::ConnectionLost)
                 } else if parkable.is_some_and(|after| active_at.elapsed() >= after) {
-                    driver.shrink();
+                    driver.connection.shrink();
                     return Some(driver);
                 } else {
                     // Not activity: the parking time keeps counting.
@@ -232,6 +232,48 @@ pub(crate) struct Driver<S> {
     connect_keep_alive: Option<u16>,
 }
 
+/// A connection's state without its socket and buffers: what a parked connection keeps.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    decoder: Decoder,
+    pub(crate) connection: Connection,
+    connect_keep_alive: Option<u16>,
+}
+
+impl Parts {
+    /// Ends a connection whose socket was lost on the way through the parking lot (the
+    /// reactor refused it back): the will and the session go as for a lost connection.
+    pub(crate) fn abandon(mut self, shared: &Shared) {
+        let reason = CloseReason::ConnectionLost;
+        let delayed = self.connection.close(reason, now_ms());
+        if let Some(will) = delayed {
+            spawn_delayed_will(shared.broker.clone(), will);
+        }
+    }
+}
+
+impl<S> Driver<S> {
+    /// Splits an idle driver (nothing buffered) into its socket and the rest.
+    pub(crate) fn into_parts(self) -> (S, Parts) {
+        let Driver { stream, decoder, connection, connect_keep_alive, .. } = self;
+        (stream, Parts { decoder, connection, connect_keep_alive })
+    }
+
+    /// Puts a driver back together.
+    pub(crate) fn from_parts(stream: S, parts: Parts) -> Driver<S> {
+        let Parts { decoder, connection, connect_keep_alive } = parts;
+        Driver {
+            stream,
+            decoder,
+            connection,
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
+            queue: VecDeque::new(),
+            connect_keep_alive,
+        }
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     pub(crate) fn new(
         stream: S,
@@ -262,14 +304,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             && self.read_buf.is_empty()
             && self.write_buf.is_empty()
             && self.queue.is_empty()
-    }
-
-    /// Gives back the memory of empty queues before the connection waits parked.
-    fn shrink(&mut self) {
-        self.connection.shrink();
-        if self.queue.is_empty() {
-            self.queue = VecDeque::new();
-        }
     }
 
     /// Closes the connection for `reason`: the will and the session, then what is left to

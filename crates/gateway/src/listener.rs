@@ -71,7 +71,13 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
             shutdown: listeners.shutdown.clone(),
             settings: listeners.settings,
         },
-        lot: Lot::start(listeners.shutdown.clone()),
+        lot: listeners.settings.park_after.and_then(|_| {
+            Lot::start(listeners.shutdown.clone())
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "no parking lot; idle connections keep their tasks");
+                })
+                .ok()
+        }),
         tracker: listeners.tracker.clone(),
         runtime: tokio::runtime::Handle::current(),
     });

@@ -1,53 +1,58 @@
-//! Parking: an idle plain-TCP connection without a task.
+//! Parking: idle plain-TCP connections kept without a task and without a reactor entry.
 //!
 //! A connection task that has been idle for a while (nothing buffered either way, nothing to
-//! wait for but the client, the router, its keep-alive or shutdown) ends, and its
-//! [`Driver`] is kept in a [`Cell`] instead: no task, no future, no timer of its own. What
-//! can give it work wakes the cell, which spawns a task to drive it again:
+//! wait for but the client, the router, its keep-alive or shutdown) ends. Its socket leaves
+//! tokio's reactor for the listener's [`Lot`], an epoll set of its own, and the rest of its
+//! state ([`Parts`], without buffers) waits in a [`Cell`]: no task, no future, no timer and
+//! no readiness record of its own, a few hundred bytes instead of a few kilobytes. What can
+//! give it work wakes the cell, which spawns a task to drive it again:
 //!
-//! - the socket becoming readable (or closed): the reactor wakes the cell's waker, which the
-//!   socket's readiness registration holds;
-//! - the router or a close request: the session's [`Link`] holds the waker
+//! - the socket becoming readable (or closed): the lot's epoll reports it;
+//! - the router or a close request: the session's [`Link`] holds the cell's waker
 //!   ([`Link::park`]);
-//! - the keep-alive deadline or shutdown: the listener's [`Lot`] holds the waker in a map
-//!   ordered by deadline, with one task that wakes what falls due, and everything at shutdown.
+//! - the keep-alive deadline or shutdown: the lot keeps deadlines in order and wakes what
+//!   falls due, and everything at shutdown.
 //!
-//! A wake takes the driver out of the cell, so the connection runs on at most one task; later
-//! wakes of the same cell find it empty and do nothing. A connection keeps the listener's
-//! [`TaskTracker`] waiting while parked, as it does while it runs.
+//! A wake takes the state out of the cell, so the connection runs on at most one task; later
+//! wakes of the same cell find it empty and do nothing. The resumed task takes the socket out
+//! of the lot and back into the reactor. A connection keeps the listener's [`TaskTracker`]
+//! waiting while parked, as it does while it runs.
 //!
 //! [`Link`]: ferrocore_broker::Link
 //! [`Link::park`]: ferrocore_broker::Link::park
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Wake, Waker};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Wake, Waker};
 use std::time::Duration;
 
 use ferrocore_broker::now_ms;
+use mio::unix::SourceFd;
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use crate::connection::{Driver, Shared, drive};
+use crate::connection::{Driver, Parts, Shared, drive};
 
 /// What the plain-TCP connections of one listener share.
 #[derive(Debug)]
 pub(crate) struct TcpShared {
     pub shared: Shared,
-    pub lot: Lot,
+    /// `None` when parking is off, or its epoll set could not be made.
+    pub lot: Option<Lot>,
     pub tracker: TaskTracker,
     pub runtime: Handle,
 }
 
 /// Drives a plain-TCP connection until it closes, parking it whenever it idles.
 pub(crate) async fn serve_parking(mut driver: Driver<TcpStream>, ctx: Arc<TcpShared>) {
-    let park_after = ctx.shared.settings.park_after;
+    let park_after = ctx.shared.settings.park_after.filter(|_| ctx.lot.is_some());
     loop {
         let Some(idle) = drive(driver, &ctx.shared, park_after).await else { return };
         match park(idle, &ctx) {
@@ -59,9 +64,12 @@ pub(crate) async fn serve_parking(mut driver: Driver<TcpStream>, ctx: Arc<TcpSha
 
 /// A parked connection.
 struct Parked {
-    driver: Driver<TcpStream>,
-    /// Its entry in the lot.
-    key: LotKey,
+    socket: std::net::TcpStream,
+    parts: Parts,
+    /// Its token in the lot.
+    id: u64,
+    /// Its keep-alive deadline (ms since the epoch; `u64::MAX` for none).
+    deadline: u64,
     /// Keeps the listener's tracker waiting for this connection.
     _tracked: TaskTrackerToken,
 }
@@ -81,116 +89,225 @@ impl Wake for Cell {
         let Some(parked) = self.parked.lock().take() else { return };
         let ctx = Arc::clone(&self.ctx);
         let task = ctx.tracker.track_future(resume(parked, Arc::clone(&ctx)));
-        // Wakes come from the reactor, the router (any thread) or the lot.
+        // Wakes come from the lot's task or from the router (any thread).
         ctx.runtime.spawn(task);
     }
 }
 
 async fn resume(parked: Parked, ctx: Arc<TcpShared>) {
-    let Parked { driver, key, _tracked } = parked;
-    ctx.lot.remove(key);
-    if let Some(link) = driver.connection.link() {
+    let Parked { socket, parts, id, deadline, _tracked } = parked;
+    if let Some(lot) = &ctx.lot {
+        lot.remove(id, deadline, &socket);
+    }
+    if let Some(link) = parts.connection.link() {
         link.unpark();
     }
-    serve_parking(driver, ctx).await;
+    match TcpStream::from_std(socket) {
+        Ok(stream) => serve_parking(Driver::from_parts(stream, parts), ctx).await,
+        Err(error) => {
+            tracing::warn!(%error, "could not return a parked connection to the reactor");
+            parts.abandon(&ctx.shared);
+        }
+    }
 }
 
-/// Parks `driver`, or hands it back when it has work already (bytes to read, a wake from the
-/// router, a close request, shutdown).
+/// Parks `driver`, or hands it back when it has work already (bytes, a wake, a close
+/// request, shutdown). `None` once it is parked, or ended because its socket was lost on the
+/// way.
 fn park(driver: Driver<TcpStream>, ctx: &Arc<TcpShared>) -> Option<Driver<TcpStream>> {
-    let Some(link) = driver.connection.link() else { return Some(driver) };
+    let (Some(lot), Some(link)) = (&ctx.lot, driver.connection.link()) else {
+        return Some(driver);
+    };
     let deadline = driver.connection.poll_timeout().unwrap_or(u64::MAX);
-    let key = ctx.lot.key(deadline);
+    let (stream, parts) = driver.into_parts();
+    let socket = match stream.into_std() {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::warn!(%error, "could not take an idle connection out of the reactor");
+            parts.abandon(&ctx.shared);
+            return None;
+        }
+    };
+    let id = lot.next_id();
     let cell = Arc::new(Cell { parked: Mutex::new(None), ctx: Arc::clone(ctx) });
     let waker = Waker::from(Arc::clone(&cell));
     // The cell stays locked until every registration is made, so that a wake arriving
     // meanwhile (from another thread) waits and then finds the connection in place.
     let mut slot = cell.parked.lock();
-    let parked = slot.insert(Parked { driver, key, _tracked: ctx.tracker.token() });
-    let readable = parked.driver.stream.poll_read_ready(&mut Context::from_waker(&waker));
-    if readable.is_ready() || !link.park(&waker) {
-        return slot.take().map(|parked| parked.driver);
+    let parked = slot.insert(Parked { socket, parts, id, deadline, _tracked: ctx.tracker.token() });
+    let registered = lot.insert(id, deadline, &cell, &parked.socket);
+    if let Err(error) = &registered {
+        tracing::warn!(%error, "could not park an idle connection");
     }
-    ctx.lot.insert(key, waker);
-    if ctx.shared.shutdown.is_cancelled() {
-        // The lot may have woken everything already.
-        link.unpark();
-        ctx.lot.remove(key);
-        return slot.take().map(|parked| parked.driver);
+    let parked_ok = registered.is_ok() && link.park(&waker);
+    if parked_ok && !ctx.shared.shutdown.is_cancelled() {
+        return None;
     }
-    None
+    // Work came first, or the lot may have woken everything already: run it now.
+    link.unpark();
+    let parked = slot.take()?;
+    if registered.is_ok() {
+        lot.remove(parked.id, parked.deadline, &parked.socket);
+    }
+    match TcpStream::from_std(parked.socket) {
+        Ok(stream) => Some(Driver::from_parts(stream, parked.parts)),
+        Err(error) => {
+            tracing::warn!(%error, "could not return a connection to the reactor");
+            parked.parts.abandon(&ctx.shared);
+            None
+        }
+    }
 }
 
-/// A lot entry: the deadline (ms since the epoch) and a unique number.
-type LotKey = (u64, u64);
-
-/// The wakers of one listener's parked connections, by keep-alive deadline.
+/// One listener's parked connections: their sockets in an epoll set of the lot's own, their
+/// cells by token, and their keep-alive deadlines in order. A thread of its own waits on the
+/// set (with a timeout at the earliest deadline) and wakes what is ready or due.
 #[derive(Debug, Clone)]
 pub(crate) struct Lot {
     inner: Arc<LotInner>,
 }
 
-#[derive(Debug, Default)]
 struct LotInner {
-    waiting: Mutex<BTreeMap<LotKey, Waker>>,
+    registry: mio::Registry,
+    /// Interrupts the thread's wait: a sooner deadline, or shutdown.
+    interrupt: mio::Waker,
+    stopped: AtomicBool,
+    state: Mutex<LotState>,
     next: AtomicU64,
-    /// Told when a new earliest deadline arrives.
-    sooner: Notify,
 }
 
+impl std::fmt::Debug for LotInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LotInner").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct LotState {
+    cells: HashMap<u64, Arc<Cell>>,
+    /// (deadline, id); connections without a keep-alive are not here.
+    deadlines: BTreeSet<(u64, u64)>,
+}
+
+/// How many readiness events the lot takes per epoll call.
+const EVENTS: usize = 1024;
+
+/// The token of the interrupt; connections count up from 0 and never reach it.
+const INTERRUPT: mio::Token = mio::Token(usize::MAX);
+
 impl Lot {
-    /// A lot whose task runs until `shutdown`, then wakes every connection in it.
-    pub(crate) fn start(shutdown: CancellationToken) -> Lot {
-        let lot = Lot { inner: Arc::default() };
-        tokio::spawn(run_lot(Arc::clone(&lot.inner), shutdown));
-        lot
+    /// A lot whose thread runs until `shutdown`, then wakes every connection in it.
+    pub(crate) fn start(shutdown: CancellationToken) -> io::Result<Lot> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let interrupt = mio::Waker::new(poll.registry(), INTERRUPT)?;
+        let inner = Arc::new(LotInner {
+            registry,
+            interrupt,
+            stopped: AtomicBool::new(false),
+            state: Mutex::new(LotState::default()),
+            next: AtomicU64::new(0),
+        });
+        let waiting = Arc::clone(&inner);
+        std::thread::Builder::new()
+            .name("ferrocore-lot".into())
+            .spawn(move || run_lot(&waiting, poll))?;
+        let stopping = Arc::clone(&inner);
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            stopping.stopped.store(true, Ordering::SeqCst);
+            if let Err(error) = stopping.interrupt.wake() {
+                tracing::error!(%error, "could not stop the parking lot");
+            }
+        });
+        Ok(Lot { inner })
     }
 
-    fn key(&self, deadline_ms: u64) -> LotKey {
-        (deadline_ms, self.inner.next.fetch_add(1, Ordering::Relaxed))
+    fn next_id(&self) -> u64 {
+        self.inner.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn insert(&self, key: LotKey, waker: Waker) {
-        let mut waiting = self.inner.waiting.lock();
-        waiting.insert(key, waker);
-        let first = waiting.first_key_value().is_some_and(|(first, _)| *first == key);
-        drop(waiting);
-        if first && key.0 != u64::MAX {
-            self.inner.sooner.notify_one();
+    fn insert(
+        &self,
+        id: u64,
+        deadline: u64,
+        cell: &Arc<Cell>,
+        socket: &std::net::TcpStream,
+    ) -> io::Result<()> {
+        let sooner = {
+            let mut state = self.inner.state.lock();
+            state.cells.insert(id, Arc::clone(cell));
+            deadline != u64::MAX && {
+                state.deadlines.insert((deadline, id));
+                state.deadlines.first() == Some(&(deadline, id))
+            }
+        };
+        let fd = socket.as_raw_fd();
+        let token = mio::Token(id as usize);
+        let mut registered =
+            self.inner.registry.register(&mut SourceFd(&fd), token, mio::Interest::READABLE);
+        if registered.is_ok() && sooner {
+            registered = self.inner.interrupt.wake();
         }
+        if registered.is_err() {
+            self.remove(id, deadline, socket);
+        }
+        registered
     }
 
-    fn remove(&self, key: LotKey) {
-        self.inner.waiting.lock().remove(&key);
+    fn remove(&self, id: u64, deadline: u64, socket: &std::net::TcpStream) {
+        let fd = socket.as_raw_fd();
+        if let Err(error) = self.inner.registry.deregister(&mut SourceFd(&fd)) {
+            tracing::debug!(%error, "parked socket was not registered");
+        }
+        let mut state = self.inner.state.lock();
+        state.cells.remove(&id);
+        state.deadlines.remove(&(deadline, id));
     }
 
     /// How many connections are parked.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.inner.waiting.lock().len()
+        self.inner.state.lock().cells.len()
     }
 }
 
-async fn run_lot(lot: Arc<LotInner>, shutdown: CancellationToken) {
+/// The lot's thread.
+fn run_lot(lot: &LotInner, mut poll: mio::Poll) {
+    let mut events = mio::Events::with_capacity(EVENTS);
     loop {
-        let next = lot.waiting.lock().first_key_value().map(|(key, _)| key.0);
-        let due_in = next.filter(|ms| *ms != u64::MAX).map(|ms| ms.saturating_sub(now_ms()));
-        let sleep = tokio::time::sleep(Duration::from_millis(due_in.unwrap_or(0)));
-        let due = tokio::select! {
-            () = shutdown.cancelled() => {
-                let all = std::mem::take(&mut *lot.waiting.lock());
-                all.into_values().for_each(Waker::wake);
-                return;
+        let next = lot.state.lock().deadlines.first().map(|(deadline, _)| *deadline);
+        let timeout = next.map(|ms| Duration::from_millis(ms.saturating_sub(now_ms())));
+        if let Err(error) = poll.poll(&mut events, timeout) {
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
             }
-            () = lot.sooner.notified() => continue,
-            () = sleep, if due_in.is_some() => {
-                let mut waiting = lot.waiting.lock();
-                let later = waiting.split_off(&(now_ms().saturating_add(1), 0));
-                std::mem::replace(&mut *waiting, later)
+            // Not expected; parked connections still wake for the router and at shutdown.
+            tracing::error!(%error, "the parking lot cannot wait for its sockets");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let woken: Vec<Arc<Cell>> = {
+            let mut state = lot.state.lock();
+            if lot.stopped.load(Ordering::SeqCst) {
+                state.deadlines.clear();
+                std::mem::take(&mut state.cells).into_values().collect()
+            } else {
+                let mut woken: Vec<Arc<Cell>> = events
+                    .iter()
+                    .filter(|event| event.token() != INTERRUPT)
+                    .filter_map(|event| state.cells.get(&(event.token().0 as u64)).cloned())
+                    .collect();
+                let later = state.deadlines.split_off(&(now_ms().saturating_add(1), 0));
+                let due = std::mem::replace(&mut state.deadlines, later);
+                woken.extend(due.iter().filter_map(|(_, id)| state.cells.get(id).cloned()));
+                woken
             }
         };
-        // Woken outside the lock: a woken connection removes its entry itself.
-        due.into_values().for_each(Waker::wake);
+        // Woken outside the lock: a resumed connection removes its own entries.
+        woken.iter().for_each(Wake::wake_by_ref);
+        if lot.stopped.load(Ordering::SeqCst) {
+            return;
+        }
     }
 }
 
@@ -223,7 +340,7 @@ mod tests {
                 shutdown: shutdown.clone(),
                 settings,
             },
-            lot: Lot::start(shutdown),
+            lot: Some(Lot::start(shutdown).unwrap()),
             tracker: TaskTracker::new(),
             runtime: Handle::current(),
         });
@@ -265,14 +382,18 @@ mod tests {
         assert_eq!(read.await.expect("closed in time").unwrap_or(0), 0);
     }
 
+    fn parked(ctx: &TcpShared) -> usize {
+        ctx.lot.as_ref().map_or(0, Lot::len)
+    }
+
     async fn wait_parked(ctx: &TcpShared, count: usize) {
         for _ in 0..1000 {
-            if ctx.lot.len() == count {
+            if parked(ctx) == count {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        panic!("{} parked, expected {count}", ctx.lot.len());
+        panic!("{} parked, expected {count}", parked(ctx));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,6 +436,6 @@ mod tests {
         ctx.tracker.close();
         let stopped = tokio::time::timeout(Duration::from_secs(10), ctx.tracker.wait());
         stopped.await.expect("every connection ended, parked ones too");
-        assert_eq!(ctx.lot.len(), 0);
+        assert_eq!(parked(&ctx), 0);
     }
 }
