@@ -66,7 +66,8 @@ pub struct ConnectionSettings {
     /// How long the closing DISCONNECT may take to write.
     pub close_timeout: Duration,
     /// How long a plain-TCP connection may idle before it gives up its task and waits parked
-    /// ([`crate::park`]); `None` keeps every connection on a task.
+    /// ([`crate::park`]); a tenth of it the first time. `None` keeps every connection on a
+    /// task.
     pub park_after: Option<Duration>,
 }
 
@@ -79,6 +80,9 @@ impl Default for ConnectionSettings {
         }
     }
 }
+
+/// How much sooner than [`ConnectionSettings::park_after`] a connection parks the first time.
+const FIRST_PARK: u32 = 10;
 
 /// What every connection of a listener shares.
 #[derive(Debug)]
@@ -120,6 +124,11 @@ where
 {
     let broker = &shared.broker;
     let settings = shared.settings;
+    // A new connection parks sooner the first time: whether it will be busy is unknown, and
+    // one extra park and resume costs a few microseconds, while a burst of new connections
+    // that all wait out the full time keeps thousands of tasks' memory.
+    let park_after =
+        park_after.map(|after| if driver.parked_before { after } else { after / FIRST_PARK });
     let receive_maximum = usize::from(broker.config().receive_maximum.max(1));
     let publisher_wait = Duration::from_millis(broker.config().publisher_wait_ms);
     // One timer for the task's life, moved only when the deadline changes: the CONNECT
@@ -230,6 +239,8 @@ pub(crate) struct Driver<S> {
     queue: VecDeque<Transmit>,
     /// The keep-alive the CONNECT asked for.
     connect_keep_alive: Option<u16>,
+    /// Whether it has waited parked before.
+    parked_before: bool,
 }
 
 /// A connection's state without its socket and buffers: what a parked connection keeps.
@@ -238,6 +249,7 @@ pub(crate) struct Parts {
     decoder: Decoder,
     pub(crate) connection: Connection,
     connect_keep_alive: Option<u16>,
+    parked_before: bool,
 }
 
 impl Parts {
@@ -256,12 +268,12 @@ impl<S> Driver<S> {
     /// Splits an idle driver (nothing buffered) into its socket and the rest.
     pub(crate) fn into_parts(self) -> (S, Parts) {
         let Driver { stream, decoder, connection, connect_keep_alive, .. } = self;
-        (stream, Parts { decoder, connection, connect_keep_alive })
+        (stream, Parts { decoder, connection, connect_keep_alive, parked_before: true })
     }
 
     /// Puts a driver back together.
     pub(crate) fn from_parts(stream: S, parts: Parts) -> Driver<S> {
-        let Parts { decoder, connection, connect_keep_alive } = parts;
+        let Parts { decoder, connection, connect_keep_alive, parked_before } = parts;
         Driver {
             stream,
             decoder,
@@ -270,6 +282,7 @@ impl<S> Driver<S> {
             write_buf: BytesMut::new(),
             queue: VecDeque::new(),
             connect_keep_alive,
+            parked_before,
         }
     }
 }
@@ -293,6 +306,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             write_buf: BytesMut::new(),
             queue: VecDeque::new(),
             connect_keep_alive: None,
+            parked_before: false,
         }
     }
 

@@ -93,6 +93,10 @@ pub struct Config {
     pub durability: Durability,
     /// Seconds between sweeps for expired sessions.
     pub session_sweep_interval: u64,
+    /// Milliseconds a plain-TCP MQTT connection may idle before it gives up its task and waits
+    /// parked (a few hundred bytes instead of a few kilobytes; a tenth of it the first time);
+    /// 0 never parks.
+    pub park_idle_ms: u64,
     /// Broker limits.
     pub broker: BrokerConfig,
     /// The rules engine (`[rules]`).
@@ -137,6 +141,7 @@ struct FileConfig {
     log: Option<String>,
     durability: Option<Durability>,
     session_sweep_interval: Option<u64>,
+    park_idle_ms: Option<u64>,
     #[serde(default)]
     broker: toml::Table,
     #[serde(default)]
@@ -312,12 +317,14 @@ impl Config {
                 .map_err(|e: toml::de::Error| invalid("FERROCORE_DURABILITY", e.to_string()))?,
             None => file_config.durability.unwrap_or_default(),
         };
-        let session_sweep_interval = match env.get("FERROCORE_SESSION_SWEEP_INTERVAL") {
-            Some(s) => {
-                s.parse().map_err(|_| invalid("FERROCORE_SESSION_SWEEP_INTERVAL", s.clone()))?
-            }
-            None => file_config.session_sweep_interval.unwrap_or(10),
-        };
+        let session_sweep_interval = number(
+            env,
+            "FERROCORE_SESSION_SWEEP_INTERVAL",
+            file_config.session_sweep_interval,
+            10,
+        )?;
+        let park_idle_ms =
+            number(env, "FERROCORE_PARK_IDLE_MS", file_config.park_idle_ms, DEFAULT_PARK_IDLE_MS)?;
 
         // Broker: the profile's defaults, then the file's [broker] table, then the environment.
         let mut broker_table = toml::Table::try_from(BrokerConfig::for_profile(profile))
@@ -348,6 +355,7 @@ impl Config {
             log,
             durability,
             session_sweep_interval,
+            park_idle_ms,
             broker,
             rules,
         })
@@ -356,6 +364,26 @@ impl Config {
     fn parse_file(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
         toml::from_str(text)
             .map_err(|e| ConfigError::Invalid { origin: origin.to_owned(), message: e.to_string() })
+    }
+}
+
+/// The default of [`Config::park_idle_ms`]: long enough that a connection busy with a flow
+/// of messages never parks between them, short enough that idle ones soon shrink.
+pub const DEFAULT_PARK_IDLE_MS: u64 = 100;
+
+/// A number from the environment (`name`), else the file, else `default`.
+fn number<T: std::str::FromStr>(
+    env: &BTreeMap<String, String>,
+    name: &str,
+    file: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match env.get(name) {
+        Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+            origin: name.to_owned(),
+            message: format!("{text:?} is not a number"),
+        }),
+        None => Ok(file.unwrap_or(default)),
     }
 }
 
@@ -420,20 +448,6 @@ fn rules_settings(
     file: RulesFile,
     env: &BTreeMap<String, String>,
 ) -> Result<RulesSettings, ConfigError> {
-    fn number<T: std::str::FromStr>(
-        env: &BTreeMap<String, String>,
-        name: &str,
-        file: Option<T>,
-        default: T,
-    ) -> Result<T, ConfigError> {
-        match env.get(name) {
-            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
-                origin: name.to_owned(),
-                message: format!("{text:?} is not a number"),
-            }),
-            None => Ok(file.unwrap_or(default)),
-        }
-    }
     let defaults = RulesSettings::default();
     let settings = RulesSettings {
         s3_dir: env.get("FERROCORE_RULES_S3_DIR").map(PathBuf::from).or(file.s3_dir),
@@ -540,6 +554,16 @@ mod tests {
         assert_eq!(from_flags.mqtt_addr, None);
         assert_eq!(from_flags.api_addr, None);
         assert_eq!(from_flags.broker.max_publishes_per_second, 100, "aws profile from the flag");
+    }
+
+    #[test]
+    fn parking_of_idle_connections_is_tunable() {
+        let defaults = Config::load(None, &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(defaults.park_idle_ms, DEFAULT_PARK_IDLE_MS);
+        let off = env(&[("FERROCORE_PARK_IDLE_MS", "0")]);
+        assert_eq!(Config::load(None, &off, &Overrides::default()).unwrap().park_idle_ms, 0);
+        let bad = env(&[("FERROCORE_PARK_IDLE_MS", "soon")]);
+        assert!(Config::load(None, &bad, &Overrides::default()).is_err());
     }
 
     #[test]

@@ -134,7 +134,11 @@ impl Server {
             broker: broker.clone(),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
-            settings: ConnectionSettings::default(),
+            settings: ConnectionSettings {
+                park_after: (config.park_idle_ms > 0)
+                    .then(|| Duration::from_millis(config.park_idle_ms)),
+                ..ConnectionSettings::default()
+            },
             local_policy: local_policy.map(|policy| {
                 (Arc::new(policy), ferrocore_policy::Arns::new(&config.region, &config.account_id))
             }),
