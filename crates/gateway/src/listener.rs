@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ferrocore_broker::{Authorize, Broker};
 use ferrocore_policy::{Arns, PolicyDocument};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -22,6 +22,9 @@ use crate::connection::{ConnectionSettings, Driver, Shared, serve_connection};
 use crate::devices::{Devices, Registered};
 use crate::park::{Lot, TcpShared, serve_parking};
 use crate::tls::ALPN_MQTT;
+
+/// Connections waiting to be accepted (tokio's default for `TcpListener::bind`).
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// What every listener shares: the broker, the stop signal and the task tracker.
 #[derive(Debug, Clone)]
@@ -115,6 +118,9 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let local = listener.local_addr().ok();
+    // Whether accepted sockets come with TCP_NODELAY already, from a listener that has it
+    // ([`bind`] sets it; Linux copies it to accepted sockets): one system call less each.
+    let mut inherits_nodelay = None;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -124,7 +130,9 @@ where
             Ok((stream, peer)) => {
                 // Small packets must not wait for Nagle's algorithm: latency matters more
                 // than the few bytes it would save.
-                if let Err(error) = stream.set_nodelay(true) {
+                let inherited =
+                    *inherits_nodelay.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
+                if !inherited && let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
                 }
                 listeners.tracker.spawn(serve(stream, peer));
@@ -176,9 +184,17 @@ async fn serve_tls_connection(stream: TcpStream, peer: SocketAddr, tls: TlsListe
     .await;
 }
 
-/// Binds a TCP listener, logging where it listens.
+/// Binds a TCP listener with TCP_NODELAY (for the sockets it accepts), logging where it
+/// listens.
 pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> {
-    let listener = TcpListener::bind(addr).await?;
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As tokio's `TcpListener::bind` does: a restarted server must not wait for the old
+    // connections' TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
     tracing::info!(addr = %listener.local_addr()?, "{what} listening");
     Ok(listener)
 }
