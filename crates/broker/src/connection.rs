@@ -601,7 +601,7 @@ impl Connection {
         let events = (config.lifecycle_events && events::has_events(&client_id)).then(|| {
             Box::new(ConnectionIdentity {
                 client_id: Arc::clone(&client_id),
-                session_identifier: uuid::Uuid::new_v4(),
+                session_identifier: events::session_identifier(),
                 principal_identifier: match self.authorizer.as_ref() {
                     Some(authorizer) => std::borrow::Cow::Owned(authorizer.principal().to_owned()),
                     None => std::borrow::Cow::Borrowed("anonymous"),

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use ferrocore_mqtt::{QoS, TopicName};
@@ -42,6 +43,29 @@ pub struct ConnectionIdentity {
 /// wildcards, which cannot be part of a topic name.
 pub fn has_events(client_id: &str) -> bool {
     !client_id.contains(['#', '+', '/']) && !client_id.is_empty()
+}
+
+/// A new connection's session identifier: a version 4 UUID, unique in this process and
+/// unpredictable across restarts, made without a system call (one per connection adds up in a
+/// burst of connects): a counter, offset by a random key drawn once, through a bijective mix.
+pub fn session_identifier() -> uuid::Uuid {
+    static KEY: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let (high_key, low_key) = *KEY.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let high = mix64(n ^ high_key);
+    let low = mix64(n.wrapping_add(low_key));
+    let mut bytes = [0; 16];
+    bytes[..8].copy_from_slice(&high.to_be_bytes());
+    bytes[8..].copy_from_slice(&low.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// SplitMix64's finalizer: a bijection of `u64` that spreads every input bit.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The topic of a presence event of `kind` (`connected` or `disconnected`).
@@ -163,6 +187,17 @@ mod tests {
             principal_identifier: Cow::Borrowed("anonymous"),
             ip_address: Some("127.0.0.1".parse().unwrap()),
             version_number: 3,
+        }
+    }
+
+    #[test]
+    fn session_identifiers_are_distinct_version_4_uuids() {
+        let ids: std::collections::HashSet<uuid::Uuid> =
+            (0..10_000).map(|_| session_identifier()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            assert_eq!(id.get_version(), Some(uuid::Version::Random));
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
         }
     }
 
