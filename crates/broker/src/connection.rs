@@ -100,10 +100,18 @@ struct Active {
     aliases: Option<Box<HashMap<u16, TopicName>>>,
     client_max_packet: usize,
     rate: Option<TokenBucket>,
-    /// Identity in lifecycle events; `None` when they are off or the id cannot carry them.
-    events: Option<Box<ConnectionIdentity>>,
+    /// What this connection's lifecycle events share; `None` when they are off or the id
+    /// cannot carry them. The rest of their identity is built when an event is.
+    events: Option<EventIds>,
     /// Who the client authenticated as, if an authorizer knows.
     principal: Option<Arc<str>>,
+}
+
+/// The parts of a connection's lifecycle-event identity that are its own.
+#[derive(Debug, Clone, Copy)]
+struct EventIds {
+    session_identifier: uuid::Uuid,
+    version_number: u64,
 }
 
 /// Publishes allowed per second, refilled continuously.
@@ -436,16 +444,18 @@ impl Connection {
         }
         self.flush_ops();
         self.broker.disconnect(&active.session, &active.link, now_ms);
-        if let Some(id) = &active.events {
-            self.broker.versions().seen(&id.client_id, now_ms);
+        if active.events.is_some() {
+            self.broker.versions().seen(&active.client_id, now_ms);
             let by_client = matches!(
                 reason,
                 CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill
             );
             // The event is built only if someone would receive it.
-            if self.broker.has_subscribers(&events::presence_topic("disconnected", &id.client_id))
+            let topic = events::presence_topic("disconnected", &active.client_id);
+            if self.broker.has_subscribers(&topic)
+                && let Some(id) = self.event_identity(&active)
                 && let Some(message) =
-                    events::disconnected(id, reason.lifecycle_name(), by_client, now_ms)
+                    events::disconnected(&id, reason.lifecycle_name(), by_client, now_ms)
             {
                 self.broker.publish(message, now_ms);
             }
@@ -598,25 +608,11 @@ impl Connection {
             .properties
             .maximum_packet_size
             .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
-        let events = (config.lifecycle_events && events::has_events(&client_id)).then(|| {
-            Box::new(ConnectionIdentity {
-                client_id: Arc::clone(&client_id),
+        let events =
+            (config.lifecycle_events && events::has_events(&client_id)).then(|| EventIds {
                 session_identifier: events::session_identifier(),
-                principal_identifier: match self.authorizer.as_ref() {
-                    Some(authorizer) => std::borrow::Cow::Owned(authorizer.principal().to_owned()),
-                    None => std::borrow::Cow::Borrowed("anonymous"),
-                },
-                ip_address: self.peer.map(|p| p.ip()),
                 version_number: self.broker.versions().next(&client_id, now_ms),
-            })
-        });
-        // The event is built only if someone would receive it.
-        if let Some(id) = events.as_ref()
-            && self.broker.has_subscribers(&events::presence_topic("connected", &id.client_id))
-            && let Some(message) = events::connected(id, now_ms)
-        {
-            self.broker.publish(message, now_ms);
-        }
+            });
         if let Some(authorizer) = self.authorizer.as_mut() {
             authorizer.attached(&attached.link);
         }
@@ -635,6 +631,15 @@ impl Connection {
             events,
             principal: self.authorizer.as_ref().map(|a| Arc::from(a.principal())),
         });
+        // The event is built only if someone would receive it.
+        if let Some(active) = self.active.as_ref()
+            && active.events.is_some()
+            && self.broker.has_subscribers(&events::presence_topic("connected", &active.client_id))
+            && let Some(id) = self.event_identity(active)
+            && let Some(message) = events::connected(&id, now_ms)
+        {
+            self.broker.publish(message, now_ms);
+        }
         self.send_after(attached.commit, connack);
         Ok(())
     }
@@ -938,12 +943,27 @@ impl Connection {
         Ok(())
     }
 
+    /// The identity this connection's lifecycle events carry, if it has them.
+    fn event_identity(&self, active: &Active) -> Option<ConnectionIdentity> {
+        let ids = active.events?;
+        Some(ConnectionIdentity {
+            client_id: Arc::clone(&active.client_id),
+            session_identifier: ids.session_identifier,
+            principal_identifier: match active.principal.as_deref() {
+                Some(principal) => std::borrow::Cow::Owned(principal.to_owned()),
+                None => std::borrow::Cow::Borrowed("anonymous"),
+            },
+            ip_address: self.peer.map(|p| p.ip()),
+            version_number: ids.version_number,
+        })
+    }
+
     fn publish_subscription_event(&self, subscribed: bool, topics: &[String], now_ms: u64) {
-        let Some(id) = self.active.as_ref().and_then(|a| a.events.as_ref()) else { return };
+        let Some(id) = self.active.as_ref().and_then(|a| self.event_identity(a)) else { return };
         if topics.is_empty() {
             return;
         }
-        if let Some(message) = events::subscriptions(id, subscribed, topics, now_ms) {
+        if let Some(message) = events::subscriptions(&id, subscribed, topics, now_ms) {
             self.broker.publish(message, now_ms);
         }
     }

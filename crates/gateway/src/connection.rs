@@ -109,16 +109,14 @@ pub async fn serve_connection<S>(
     let _ = drive(driver, &shared, None).await;
 }
 
-/// What [`drive`] hands back: the connection, or nothing once it closed.
-pub(crate) type Handed<S> = Option<Driver<S>>;
-
-/// Drives a connection until it closes, or, with `park_after`, until it has been idle that
-/// long: then it is handed back, nothing buffered, for [`crate::park`] to keep without a task.
+/// Drives a connection until it closes (`None`), or, with `park_after`, until it has been
+/// idle that long: then it is handed back, nothing buffered, for [`crate::park`] to keep
+/// without a task.
 pub(crate) async fn drive<S>(
     mut driver: Driver<S>,
     shared: &Shared,
     park_after: Option<Duration>,
-) -> Handed<S>
+) -> Option<Driver<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -231,7 +229,7 @@ where
 /// One connection's socket, protocol state and what waits to be written.
 #[derive(Debug)]
 pub(crate) struct Driver<S> {
-    pub(crate) stream: S,
+    stream: S,
     decoder: Decoder,
     pub(crate) connection: Connection,
     read_buf: BytesMut,
