@@ -6,7 +6,7 @@
 //! behind one mutex in [`SessionHandle`]. All methods are synchronous and take the time as an
 //! argument; waking the attached connection goes through its [`Link`].
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -263,7 +263,7 @@ pub struct SessionState {
     /// Most QoS 1/2 deliveries in flight (the client's Receive Maximum).
     pub max_inflight: u16,
     /// Packet identifiers of QoS 2 publishes received and not yet released.
-    pub incoming_qos2: HashSet<u16>,
+    pub incoming_qos2: BTreeSet<u16>,
     queue: VecDeque<Delivery>,
     inflight: BTreeMap<u16, (Delivery, InflightPhase)>,
     resend: VecDeque<u16>,
@@ -285,7 +285,7 @@ impl SessionState {
             link: None,
             disconnected_at_ms: None,
             max_inflight: 100,
-            incoming_qos2: HashSet::new(),
+            incoming_qos2: BTreeSet::new(),
             queue: VecDeque::new(),
             inflight: BTreeMap::new(),
             resend: VecDeque::new(),
