@@ -88,7 +88,25 @@ def summarise(runs):
     return rows
 
 
-def markdown(rows, note):
+# (label, (case, metric), (case, metric), target): Ferrocore's figure over another of its own.
+SELF_ROWS = [
+    ("durable QoS 1 publish to 16 offline persistent sessions / in-memory QoS 1 p2p",
+     ("persistent", "publish_rate"), ("p2p-qos1", "msgs_per_sec"), 0.5),
+]
+
+
+def self_ratios(runs):
+    rows = []
+    for label, (case_a, metric_a), (case_b, metric_b), target in SELF_ROWS:
+        a, _ = median(runs, case_a, "ferrocore", metric_a)
+        b, _ = median(runs, case_b, "ferrocore", metric_b)
+        ratio = a / b if a is not None and b not in (None, 0) else None
+        met = None if ratio is None else ratio >= target
+        rows.append(dict(label=label, a=a, b=b, ratio=ratio, target=target, met=met))
+    return rows
+
+
+def markdown(rows, note, own=()):
     out = []
     if note:
         out.append(f"_{note}_\n")
@@ -112,6 +130,15 @@ def markdown(rows, note):
         loss = r["extras"]["loss_pct"]
         cpu = r["extras"]["broker_cpu_us_per_msg"]
         out.append(f"| {r['case']} | {fmt(loss[0])} | {fmt(loss[1])} | {fmt(cpu[0])} | {fmt(cpu[1])} | {r['failed']} |")
+    if own:
+        out.append("")
+        out.append("| Ferrocore against itself | figure | over | ratio | target | met |")
+        out.append("| --- | ---: | ---: | ---: | --- | --- |")
+        for r in own:
+            ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+            met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
+            out.append(f"| {r['label']} | {fmt(r['a'])} | {fmt(r['b'])} | {ratio} "
+                       f"| >= {r['target']:g} | {met} |")
     return "\n".join(out) + "\n"
 
 
@@ -170,8 +197,9 @@ def main():
     ap.add_argument("--svg")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
-    rows = summarise(load(args.results))
-    table = markdown(rows, args.note)
+    runs = load(args.results)
+    rows = summarise(runs)
+    table = markdown(rows, args.note, self_ratios(runs))
     print(table)
     if args.md:
         with open(args.md, "w") as f:
