@@ -180,13 +180,9 @@ where
         let step = tokio::select! {
             biased;
             () = shared.shutdown.cancelled() => Err(CloseReason::ServerShutdown),
-            result = next_commit(&mut driver.queue), if head_commit => match result {
-                Ok(()) => Ok(()),
-                Err(error) => {
-                    tracing::error!(%error, "store write failed; closing the connection");
-                    Err(CloseReason::ServerError)
-                }
-            },
+            result = next_commit(&mut driver.queue), if head_commit => {
+                result.map_err(|error| store_failed(&error))
+            }
             () = wait_drained(congested.as_deref(), publisher_wait), if congested.is_some() => {
                 congested = None;
                 // Packets read before the pause are still buffered.
@@ -406,10 +402,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let attempt = WRITE_SCRATCH.with_borrow_mut(|out| {
             out.clear();
             // Items queued behind a commit keep their order; with none waiting, the
-            // connection's output is encoded straight away.
-            while queue.front().is_some_and(|t| !matches!(t, Transmit::AfterCommit(..))) {
-                if let Some(transmit) = queue.pop_front() {
-                    encode_into(&transmit, version, out);
+            // connection's output is encoded straight away. Acknowledgements whose group
+            // commit resolved meanwhile go out with this write, not with one write each.
+            loop {
+                match queue.front_mut() {
+                    None => break,
+                    Some(Transmit::AfterCommit(commit, _)) => match commit.try_outcome() {
+                        None => break,
+                        Some(Ok(())) => {
+                            if let Some(Transmit::AfterCommit(_, packet)) = queue.pop_front() {
+                                encode_into(&Transmit::Packet(packet), version, out);
+                            }
+                        }
+                        Some(Err(error)) => return Err(store_failed(&error)),
+                    },
+                    Some(_) => {
+                        if let Some(transmit) = queue.pop_front() {
+                            encode_into(&transmit, version, out);
+                        }
+                    }
                 }
             }
             while let Some(transmit) = connection.poll_transmit() {
@@ -431,7 +442,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let mut cx = Context::from_waker(Waker::noop());
             let written = match Pin::new(&mut *stream).poll_write(&mut cx, out) {
                 Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Ready(Err(_)) => return Err(CloseReason::ConnectionLost),
                 Poll::Pending => 0,
             };
             leftover.extend_from_slice(&out[written..]);
@@ -440,9 +451,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
             Ok(())
         });
-        if attempt.is_err() {
-            return Err(CloseReason::ConnectionLost);
-        }
+        attempt?;
         if self.write_buf.is_empty() {
             return Ok(());
         }
@@ -469,6 +478,12 @@ fn encode_into(transmit: &Transmit, version: ProtocolVersion, out: &mut BytesMut
     if let Err(error) = result {
         tracing::warn!(%error, packet = name, "could not encode a packet; skipped");
     }
+}
+
+/// Why a connection closes when the store could not write what it acknowledges.
+fn store_failed(error: &ferrocore_store::StoreError) -> CloseReason {
+    tracing::error!(%error, "store write failed; closing the connection");
+    CloseReason::ServerError
 }
 
 /// Waits for the head commit and turns it into a packet ready to write.

@@ -38,9 +38,9 @@ impl Commit {
         commit
     }
 
-    /// The outcome if it has already arrived, without waiting. Consumes the outcome.
-    #[cfg(test)]
-    pub(crate) fn try_outcome(&mut self) -> Option<Outcome> {
+    /// The outcome if it has already arrived, without waiting. Consumes the outcome: a later
+    /// wait reports the store closed.
+    pub fn try_outcome(&mut self) -> Option<Result<(), StoreError>> {
         match self.rx.try_recv() {
             Ok(outcome) => Some(outcome),
             Err(oneshot::error::TryRecvError::Empty) => None,
