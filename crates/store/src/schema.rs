@@ -214,6 +214,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE INDEX topic_rule_destinations_by_token ON topic_rule_destinations (token);",
     // 8: an access key may be limited by an IoT policy (by name) on the data plane.
     "ALTER TABLE access_keys ADD COLUMN policy TEXT;",
+    // 9: queued messages in one b-tree keyed by (client_id, seq), without a rowid table
+    // beside it: each queued delivery is one insert and each acknowledgement one delete.
+    "CREATE TABLE messages_by_session (
+         client_id TEXT    NOT NULL,
+         seq       INTEGER NOT NULL,
+         message   BLOB    NOT NULL,
+         PRIMARY KEY (client_id, seq)
+     ) WITHOUT ROWID;
+     INSERT INTO messages_by_session (client_id, seq, message)
+         SELECT client_id, seq, message FROM messages;
+     DROP TABLE messages;
+     ALTER TABLE messages_by_session RENAME TO messages;",
 ];
 
 /// The schema version this build writes.

@@ -80,6 +80,33 @@ fn newer_schema_is_refused() {
 }
 
 #[test]
+fn queued_messages_survive_the_move_to_a_table_without_rowid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    // A database as version 8 left it, with a queued message.
+    let conn = Connection::open(&path).unwrap();
+    for sql in &schema::MIGRATIONS[..8] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 8).unwrap();
+    conn.execute("INSERT INTO sessions (client_id, state) VALUES ('c1', x'01')", []).unwrap();
+    conn.execute("INSERT INTO messages (client_id, seq, message) VALUES ('c1', 4, x'6d34')", [])
+        .unwrap();
+    drop(conn);
+
+    let store = Store::open(config(&path)).unwrap();
+    let sessions = store.load().unwrap().sessions;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].messages, vec![(4, b("m4"))]);
+    store.write(vec![put_msg("c1", 5, "m5")]).unwrap();
+    store.close().unwrap();
+    let conn = Connection::open(&path).unwrap();
+    assert!(conn.prepare("SELECT rowid FROM messages").is_err(), "a WITHOUT ROWID table");
+    let count: i64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 2);
+}
+
+#[test]
 fn every_op_kind_round_trips_through_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
