@@ -4,7 +4,9 @@
 //! [`ferrocore_broker::Connection`]; it only shuttles bytes, wake-ups, timers and store
 //! commits between them, and every decision stays in the broker crate. Listeners accept
 //! sockets and spawn connection tasks on a [`TaskTracker`] so that a graceful stop can wait for
-//! every session to be closed cleanly.
+//! every session to be closed cleanly. A plain-TCP connection that idles gives up its task and
+//! waits parked (`park`): its socket in an epoll set of the listener's own, its state without
+//! buffers, until the socket, the router or a deadline gives it work.
 //!
 //! MQTT over WebSocket ([`websocket`]) runs the same connection task over a byte-stream view of
 //! the WebSocket that the HTTP API upgraded.
