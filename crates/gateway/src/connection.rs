@@ -216,7 +216,11 @@ where
         if let Err(reason) = step {
             break reason;
         }
-        active_at = tokio::time::Instant::now();
+        // Only parking asks how long the connection has idled: no clock read per wake-up
+        // otherwise.
+        if park_after.is_some() {
+            active_at = tokio::time::Instant::now();
+        }
     };
     driver.close(reason, shared).await;
     None
