@@ -65,14 +65,8 @@ async fn create_get_and_list_topic_rules() {
 async fn rule_errors_have_aws_names_and_statuses() {
     let server = TestServer::start().await;
     let client = server.iot_client();
-    let (code, status, message) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("bad_sql")
-            .topic_rule_payload(payload("SELECT * FORM 'a'", vec![]))
-            .send()
-            .await,
-    );
+    let (code, status, message) =
+        create_error(&client, "bad_sql", payload("SELECT * FORM 'a'", vec![])).await;
     assert_eq!((code.as_str(), status), ("SqlParseException", 400));
     assert!(message.contains("position"), "{message}");
 
@@ -84,51 +78,32 @@ async fn rule_errors_have_aws_names_and_statuses() {
                 .unwrap(),
         )
         .build();
-    let (code, status, message) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("uses_lambda")
-            .topic_rule_payload(payload("SELECT * FROM 'a'", vec![republish("ok"), lambda]))
-            .send()
-            .await,
-    );
+    let (code, status, message) = create_error(
+        &client,
+        "uses_lambda",
+        payload("SELECT * FROM 'a'", vec![republish("ok"), lambda]),
+    )
+    .await;
     assert_eq!((code.as_str(), status), ("InvalidRequestException", 400));
     assert!(message.contains("lambda"), "{message}");
     let (code, ..) = error_of(client.get_topic_rule().rule_name("uses_lambda").send().await);
     assert_eq!(code, "UnauthorizedException", "nothing was created");
 
-    let (code, status, _) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("bad-name")
-            .topic_rule_payload(payload("SELECT * FROM 'a'", vec![]))
-            .send()
-            .await,
-    );
+    let (code, status, _) =
+        create_error(&client, "bad-name", payload("SELECT * FROM 'a'", vec![])).await;
     assert_eq!((code.as_str(), status), ("InvalidRequestException", 400));
 
-    let (code, status, _) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("jobs")
-            .topic_rule_payload(payload(
-                "SELECT * FROM 'a'",
-                vec![republish("$$aws/things/t/jobs/notify")],
-            ))
-            .send()
-            .await,
-    );
+    let (code, status, _) = create_error(
+        &client,
+        "jobs",
+        payload("SELECT * FROM 'a'", vec![republish("$$aws/things/t/jobs/notify")]),
+    )
+    .await;
     assert_eq!((code.as_str(), status), ("InvalidRequestException", 400));
 
     create(&server, "twice", payload("SELECT * FROM 'a'", vec![])).await;
-    let (code, status, _) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("twice")
-            .topic_rule_payload(payload("SELECT * FROM 'a'", vec![]))
-            .send()
-            .await,
-    );
+    let (code, status, _) =
+        create_error(&client, "twice", payload("SELECT * FROM 'a'", vec![])).await;
     assert_eq!((code.as_str(), status), ("ResourceAlreadyExistsException", 409));
 
     let (code, status, _) = error_of(
@@ -177,14 +152,12 @@ async fn destinations_are_confirmed_before_use() {
     );
 
     // Unconfirmed: an HTTP action is refused, and it cannot be enabled by update.
-    let (code, status, message) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("early")
-            .topic_rule_payload(payload("SELECT * FROM 'a'", vec![http(&format!("{url}/x"))]))
-            .send()
-            .await,
-    );
+    let (code, status, message) = create_error(
+        &client,
+        "early",
+        payload("SELECT * FROM 'a'", vec![http(&format!("{url}/x"))]),
+    )
+    .await;
     assert_eq!((code.as_str(), status), ("InvalidRequestException", 400));
     assert!(message.contains("not confirmed"), "{message}");
     let (code, ..) = error_of(
@@ -197,14 +170,12 @@ async fn destinations_are_confirmed_before_use() {
     );
     assert_eq!(code, "InvalidRequestException");
     // No destination at all: refused too.
-    let (code, ..) = error_of(
-        client
-            .create_topic_rule()
-            .rule_name("nowhere")
-            .topic_rule_payload(payload("SELECT * FROM 'a'", vec![http("http://127.0.0.1:1/none")]))
-            .send()
-            .await,
-    );
+    let (code, ..) = create_error(
+        &client,
+        "nowhere",
+        payload("SELECT * FROM 'a'", vec![http("http://127.0.0.1:1/none")]),
+    )
+    .await;
     assert_eq!(code, "InvalidRequestException");
 
     let (code, ..) = error_of(
@@ -296,4 +267,13 @@ async fn a_disabled_destination_stops_http_actions() {
         .unwrap();
     publisher.client.publish("d/in", rumqttc::QoS::AtLeastOnce, false, "p3").await.unwrap();
     assert_eq!(endpoint.next().await.body, "p3");
+}
+
+/// CreateTopicRule that is expected to fail: its error code, HTTP status and message.
+async fn create_error(
+    client: &aws_sdk_iot::Client,
+    name: &str,
+    payload: TopicRulePayload,
+) -> (String, u16, String) {
+    error_of(client.create_topic_rule().rule_name(name).topic_rule_payload(payload).send().await)
 }
