@@ -15,7 +15,7 @@ use crate::arn::ResourceKind;
 use crate::error::RegistryError;
 use crate::policies::{PolicyRef, not_found_policy};
 use crate::policy_rules::{self, Target};
-use crate::{Change, Page, Registry};
+use crate::{Page, Registry};
 
 /// A policy that applies to a principal: its default version, parsed.
 #[derive(Debug, Clone)]
@@ -204,29 +204,26 @@ impl Registry {
         policy_rules::check_policy_name("policyName", name)?;
         let parsed = policy_rules::parse_target(&self.arns, "target", target, false)?;
         let (name, target) = (name.to_owned(), target.to_owned());
-        self.store
-            .execute(move |tx| {
-                let exists: bool = tx
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM policies WHERE name = ?1)")?
-                    .query_row([&name], |row| row.get(0))?;
-                if !exists {
-                    return Err(not_found_policy(&name));
-                }
-                check_target_exists(tx, &parsed, &target)?;
-                let attached = policies_on(tx, &target)?;
-                if attached.contains(&name) {
-                    return Ok(());
-                }
-                policy_rules::check_target_room(&target, attached.len())?;
-                tx.prepare_cached(
-                    "INSERT INTO policy_attachments (policy_name, target) VALUES (?1, ?2)",
-                )?
-                .execute([&name, &target])?;
-                Ok(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+        self.write_authorization(move |tx| {
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM policies WHERE name = ?1)")?
+                .query_row([&name], |row| row.get(0))?;
+            if !exists {
+                return Err(not_found_policy(&name));
+            }
+            check_target_exists(tx, &parsed, &target)?;
+            let attached = policies_on(tx, &target)?;
+            if attached.contains(&name) {
+                return Ok(());
+            }
+            policy_rules::check_target_room(&target, attached.len())?;
+            tx.prepare_cached(
+                "INSERT INTO policy_attachments (policy_name, target) VALUES (?1, ?2)",
+            )?
+            .execute([&name, &target])?;
+            Ok(())
+        })
+        .await
     }
 
     /// DetachPolicy: detaching a policy that is not attached is fine (the model lists no
@@ -235,17 +232,14 @@ impl Registry {
         policy_rules::check_policy_name("policyName", name)?;
         policy_rules::parse_target(&self.arns, "target", target, false)?;
         let (name, target) = (name.to_owned(), target.to_owned());
-        self.store
-            .execute(move |tx| {
-                tx.prepare_cached(
-                    "DELETE FROM policy_attachments WHERE policy_name = ?1 AND target = ?2",
-                )?
-                .execute([&name, &target])?;
-                Ok::<_, RegistryError>(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+        self.write_authorization(move |tx| {
+            tx.prepare_cached(
+                "DELETE FROM policy_attachments WHERE policy_name = ?1 AND target = ?2",
+            )?
+            .execute([&name, &target])?;
+            Ok::<_, RegistryError>(())
+        })
+        .await
     }
 
     /// ListAttachedPolicies: the policies attached to `target`, in name order after `after`;

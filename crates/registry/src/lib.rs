@@ -110,6 +110,20 @@ impl Registry {
     pub(crate) fn notify(&self, change: Change) {
         self.changes.notify(change);
     }
+
+    /// Runs `f` in a write transaction and, once it has committed, records that authorization
+    /// decisions may have changed (policies, attachments, thing principals).
+    pub(crate) async fn write_authorization<R, F>(&self, f: F) -> Result<R, RegistryError>
+    where
+        F: FnOnce(&ferrocore_store::rusqlite::Transaction<'_>) -> Result<R, RegistryError>
+            + Send
+            + 'static,
+        R: Send + 'static,
+    {
+        let written = self.store.execute(f).await?;
+        self.notify(Change::Authorization);
+        Ok(written)
+    }
 }
 
 /// One page of a listing.

@@ -8,7 +8,7 @@ use ferrocore_store::rusqlite::{OptionalExtension, Transaction, params};
 use crate::error::RegistryError;
 use crate::policy_rules::{self, MAX_POLICY_VERSIONS};
 use crate::tags::{Tag, check_tags, put_tags};
-use crate::{Change, Page, Registry, now_ms};
+use crate::{Page, Registry, now_ms};
 
 /// A policy, with the text of its default version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,42 +164,38 @@ impl Registry {
         check_tags(&tags)?;
         let (name, document) = (name.to_owned(), document.to_owned());
         let arn = self.policy_arn(&name);
-        let policy = self
-            .store
-            .execute(move |tx| {
-                if policy_row(tx, &name)?.is_some() {
-                    return Err(RegistryError::AlreadyExists {
-                        message: format!("Policy cannot be created - name already exists (name={name})"),
-                        resource_id: name,
-                        resource_arn: arn,
-                    });
-                }
-                let now = now_ms();
-                let generation = new_generation();
-                tx.prepare_cached(
-                    "INSERT INTO policies (name, arn, default_version, next_version, generation, created_ms, updated_ms)
-                     VALUES (?1, ?2, '1', 2, ?3, ?4, ?4)",
-                )?
-                .execute(params![name, arn, generation, now])?;
-                tx.prepare_cached(
-                    "INSERT INTO policy_versions (policy_name, version_id, document, created_ms)
-                     VALUES (?1, '1', ?2, ?3)",
-                )?
-                .execute(params![name, document, now])?;
-                put_tags(tx, &arn, &tags)?;
-                Ok(Policy {
-                    name,
-                    arn,
-                    document,
-                    default_version: "1".into(),
-                    created_ms: now,
-                    updated_ms: now,
-                    generation,
-                })
+        self.write_authorization(move |tx| {
+            if policy_row(tx, &name)?.is_some() {
+                return Err(RegistryError::AlreadyExists {
+                    message: format!("Policy cannot be created - name already exists (name={name})"),
+                    resource_id: name,
+                    resource_arn: arn,
+                });
+            }
+            let now = now_ms();
+            let generation = new_generation();
+            tx.prepare_cached(
+                "INSERT INTO policies (name, arn, default_version, next_version, generation, created_ms, updated_ms)
+                 VALUES (?1, ?2, '1', 2, ?3, ?4, ?4)",
+            )?
+            .execute(params![name, arn, generation, now])?;
+            tx.prepare_cached(
+                "INSERT INTO policy_versions (policy_name, version_id, document, created_ms)
+                 VALUES (?1, '1', ?2, ?3)",
+            )?
+            .execute(params![name, document, now])?;
+            put_tags(tx, &arn, &tags)?;
+            Ok(Policy {
+                name,
+                arn,
+                document,
+                default_version: "1".into(),
+                created_ms: now,
+                updated_ms: now,
+                generation,
             })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(policy)
+        })
+        .await
     }
 
     /// GetPolicy: the policy with its default version's document.
@@ -246,29 +242,23 @@ impl Registry {
     pub async fn delete_policy(&self, name: &str) -> Result<(), RegistryError> {
         policy_rules::check_policy_name("policyName", name)?;
         let name = name.to_owned();
-        self.store
-            .execute(move |tx| {
-                let row = existing_row(tx, &name)?;
-                let attachments: i64 = tx
-                    .prepare_cached(
-                        "SELECT count(*) FROM policy_attachments WHERE policy_name = ?1",
-                    )?
-                    .query_row([&name], |r| r.get(0))?;
-                policy_rules::check_policy_deletable(
-                    &name,
-                    usize::try_from(attachments).unwrap_or(usize::MAX),
-                    version_count(tx, &name)?,
-                )?;
-                tx.prepare_cached("DELETE FROM policy_versions WHERE policy_name = ?1")?
-                    .execute([&name])?;
-                tx.prepare_cached("DELETE FROM policies WHERE name = ?1")?.execute([&name])?;
-                tx.prepare_cached("DELETE FROM tags WHERE resource_arn = ?1")?
-                    .execute([&row.arn])?;
-                Ok::<_, RegistryError>(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+        self.write_authorization(move |tx| {
+            let row = existing_row(tx, &name)?;
+            let attachments: i64 = tx
+                .prepare_cached("SELECT count(*) FROM policy_attachments WHERE policy_name = ?1")?
+                .query_row([&name], |r| r.get(0))?;
+            policy_rules::check_policy_deletable(
+                &name,
+                usize::try_from(attachments).unwrap_or(usize::MAX),
+                version_count(tx, &name)?,
+            )?;
+            tx.prepare_cached("DELETE FROM policy_versions WHERE policy_name = ?1")?
+                .execute([&name])?;
+            tx.prepare_cached("DELETE FROM policies WHERE name = ?1")?.execute([&name])?;
+            tx.prepare_cached("DELETE FROM tags WHERE resource_arn = ?1")?.execute([&row.arn])?;
+            Ok::<_, RegistryError>(())
+        })
+        .await
     }
 
     /// CreatePolicyVersion: the next version id; the default one when `set_as_default`.
@@ -282,40 +272,42 @@ impl Registry {
         policy_rules::check_policy_name("policyName", name)?;
         policy_rules::check_document(document)?;
         let (name, document) = (name.to_owned(), document.to_owned());
-        let version =
-            self.store
-                .execute(move |tx| {
-                    let row = existing_row(tx, &name)?;
-                    policy_rules::check_version_room(&name, version_count(tx, &name)?)?;
-                    let version_id = row.next_version.to_string();
-                    let now = now_ms();
-                    let generation = new_generation();
-                    tx.prepare_cached(
-                    "INSERT INTO policy_versions (policy_name, version_id, document, created_ms)
+        self.write_authorization(move |tx| {
+            let row = existing_row(tx, &name)?;
+            policy_rules::check_version_room(&name, version_count(tx, &name)?)?;
+            let version_id = row.next_version.to_string();
+            let now = now_ms();
+            let generation = new_generation();
+            tx.prepare_cached(
+                "INSERT INTO policy_versions (policy_name, version_id, document, created_ms)
                      VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![name, version_id, document, now])?;
-                    let default_version =
-                        if set_as_default { version_id.clone() } else { row.default_version };
-                    tx.prepare_cached(
-                    "UPDATE policies SET next_version = ?2, default_version = ?3, generation = ?4,
+            )?
+            .execute(params![name, version_id, document, now])?;
+            let default_version =
+                if set_as_default { version_id.clone() } else { row.default_version };
+            tx.prepare_cached(
+                "UPDATE policies SET next_version = ?2, default_version = ?3, generation = ?4,
                      updated_ms = ?5 WHERE name = ?1",
-                )?
-                .execute(params![name, row.next_version + 1, default_version, generation, now])?;
-                    Ok::<_, RegistryError>(PolicyVersion {
-                        policy_name: name,
-                        policy_arn: row.arn,
-                        is_default: set_as_default,
-                        version_id,
-                        document,
-                        created_ms: now,
-                        updated_ms: now,
-                        generation,
-                    })
-                })
-                .await?;
-        self.notify(Change::Authorization);
-        Ok(version)
+            )?
+            .execute(params![
+                name,
+                row.next_version + 1,
+                default_version,
+                generation,
+                now
+            ])?;
+            Ok::<_, RegistryError>(PolicyVersion {
+                policy_name: name,
+                policy_arn: row.arn,
+                is_default: set_as_default,
+                version_id,
+                document,
+                created_ms: now,
+                updated_ms: now,
+                generation,
+            })
+        })
+        .await
     }
 
     /// GetPolicyVersion.
@@ -383,22 +375,19 @@ impl Registry {
         policy_rules::check_policy_name("policyName", name)?;
         policy_rules::parse_version_id(version)?;
         let (name, version) = (name.to_owned(), version.to_owned());
-        self.store
-            .execute(move |tx| {
-                existing_row(tx, &name)?;
-                if version_row(tx, &name, &version)?.is_none() {
-                    return Err(not_found_version(&name, &version));
-                }
-                tx.prepare_cached(
-                    "UPDATE policies SET default_version = ?2, generation = ?3, updated_ms = ?4
+        self.write_authorization(move |tx| {
+            existing_row(tx, &name)?;
+            if version_row(tx, &name, &version)?.is_none() {
+                return Err(not_found_version(&name, &version));
+            }
+            tx.prepare_cached(
+                "UPDATE policies SET default_version = ?2, generation = ?3, updated_ms = ?4
                      WHERE name = ?1",
-                )?
-                .execute(params![name, version, new_generation(), now_ms()])?;
-                Ok(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+            )?
+            .execute(params![name, version, new_generation(), now_ms()])?;
+            Ok(())
+        })
+        .await
     }
 
     /// DeletePolicyVersion: never the default version.
@@ -410,23 +399,20 @@ impl Registry {
         policy_rules::check_policy_name("policyName", name)?;
         policy_rules::parse_version_id(version)?;
         let (name, version) = (name.to_owned(), version.to_owned());
-        self.store
-            .execute(move |tx| {
-                let row = existing_row(tx, &name)?;
-                if version_row(tx, &name, &version)?.is_none() {
-                    return Err(not_found_version(&name, &version));
-                }
-                policy_rules::check_version_deletable(&name, &version, &row.default_version)?;
-                tx.prepare_cached(
-                    "DELETE FROM policy_versions WHERE policy_name = ?1 AND version_id = ?2",
-                )?
-                .execute([&name, &version])?;
-                tx.prepare_cached("UPDATE policies SET generation = ?2 WHERE name = ?1")?
-                    .execute([&name, &new_generation()])?;
-                Ok(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+        self.write_authorization(move |tx| {
+            let row = existing_row(tx, &name)?;
+            if version_row(tx, &name, &version)?.is_none() {
+                return Err(not_found_version(&name, &version));
+            }
+            policy_rules::check_version_deletable(&name, &version, &row.default_version)?;
+            tx.prepare_cached(
+                "DELETE FROM policy_versions WHERE policy_name = ?1 AND version_id = ?2",
+            )?
+            .execute([&name, &version])?;
+            tx.prepare_cached("UPDATE policies SET generation = ?2 WHERE name = ?1")?
+                .execute([&name, &new_generation()])?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -7,7 +7,7 @@ use ferrocore_store::rusqlite::{Transaction, params};
 use crate::attachments::{certificate_exists, thing_exists, things_of};
 use crate::error::RegistryError;
 use crate::policy_rules::{self, Target, ThingPrincipalType};
-use crate::{Change, Page, Registry, rules};
+use crate::{Page, Registry, rules};
 
 /// A principal attached to a thing, with how it is attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,24 +73,21 @@ impl Registry {
         policy_rules::parse_target(&self.arns, "principal", principal, true)?;
         let (thing, principal) = (thing.to_owned(), principal.to_owned());
         let registry = self.clone();
-        self.store
-            .execute(move |tx| {
-                if !thing_exists(tx, &thing)? {
-                    return Err(not_found_thing(&thing));
-                }
-                registry.check_principal(tx, &principal)?;
-                let current = attachments_of(tx, &principal)?;
-                policy_rules::check_thing_attachment(&principal, &thing, kind, &current)?;
-                tx.prepare_cached(
-                    "INSERT INTO thing_principals (thing_name, principal, principal_type) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (thing_name, principal) DO UPDATE SET principal_type = excluded.principal_type",
-                )?
-                .execute([&thing, &principal, kind.as_str()])?;
-                Ok(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+        self.write_authorization(move |tx| {
+            if !thing_exists(tx, &thing)? {
+                return Err(not_found_thing(&thing));
+            }
+            registry.check_principal(tx, &principal)?;
+            let current = attachments_of(tx, &principal)?;
+            policy_rules::check_thing_attachment(&principal, &thing, kind, &current)?;
+            tx.prepare_cached(
+                "INSERT INTO thing_principals (thing_name, principal, principal_type) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (thing_name, principal) DO UPDATE SET principal_type = excluded.principal_type",
+            )?
+            .execute([&thing, &principal, kind.as_str()])?;
+            Ok(())
+        })
+        .await
     }
 
     /// DetachThingPrincipal: the thing must exist; a principal that is not attached is fine.
@@ -102,20 +99,17 @@ impl Registry {
         rules::check_name("thingName", thing)?;
         policy_rules::parse_target(&self.arns, "principal", principal, true)?;
         let (thing, principal) = (thing.to_owned(), principal.to_owned());
-        self.store
-            .execute(move |tx| {
-                if !thing_exists(tx, &thing)? {
-                    return Err(not_found_thing(&thing));
-                }
-                tx.prepare_cached(
-                    "DELETE FROM thing_principals WHERE thing_name = ?1 AND principal = ?2",
-                )?
-                .execute([&thing, &principal])?;
-                Ok(())
-            })
-            .await?;
-        self.notify(Change::Authorization);
-        Ok(())
+        self.write_authorization(move |tx| {
+            if !thing_exists(tx, &thing)? {
+                return Err(not_found_thing(&thing));
+            }
+            tx.prepare_cached(
+                "DELETE FROM thing_principals WHERE thing_name = ?1 AND principal = ?2",
+            )?
+            .execute([&thing, &principal])?;
+            Ok(())
+        })
+        .await
     }
 
     /// ListThingPrincipals(V2): the principals of `thing` after `after`, in order, optionally
