@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::sync::Arc;
 
 use ferrocore_mqtt::{
@@ -90,7 +91,7 @@ struct Active {
     client_id: Arc<str>,
     session: Arc<SessionHandle>,
     link: Arc<Link>,
-    keep_alive_ms: u64,
+    keep_alive_ms: u32,
     last_activity_ms: u64,
     /// Boxed, like the other parts most connections lack: an idle connection stays small.
     will: Option<Box<(TopicName, Will)>>,
@@ -98,7 +99,8 @@ struct Active {
     // Boxed: 8 bytes instead of an empty map's 48 in every connection that uses no alias.
     #[allow(clippy::box_collection)]
     aliases: Option<Box<HashMap<u16, TopicName>>>,
-    client_max_packet: usize,
+    /// The client's Maximum Packet Size; `u32::MAX` when it set none.
+    client_max_packet: u32,
     rate: Option<TokenBucket>,
     /// What this connection's lifecycle events share; `None` when they are off or the id
     /// cannot carry them. The rest of their identity is built when an event is.
@@ -111,26 +113,28 @@ struct Active {
 #[derive(Debug, Clone, Copy)]
 struct EventIds {
     session_identifier: uuid::Uuid,
-    version_number: u64,
+    /// Never 0, which lets `Option<EventIds>` take no room of its own.
+    version_number: NonZeroU64,
 }
 
 /// Publishes allowed per second, refilled continuously.
 #[derive(Debug)]
 struct TokenBucket {
-    per_second: u32,
-    tokens: f64,
+    per_second: NonZeroU32,
+    /// Single precision: a fraction of a publish is all the precision a bucket needs.
+    tokens: f32,
     updated_ms: u64,
 }
 
 impl TokenBucket {
-    fn new(per_second: u32, now_ms: u64) -> TokenBucket {
-        TokenBucket { per_second, tokens: f64::from(per_second), updated_ms: now_ms }
+    fn new(per_second: NonZeroU32, now_ms: u64) -> TokenBucket {
+        TokenBucket { per_second, tokens: per_second.get() as f32, updated_ms: now_ms }
     }
 
     fn take(&mut self, now_ms: u64) -> bool {
-        let elapsed = now_ms.saturating_sub(self.updated_ms) as f64 / 1000.0;
+        let elapsed = now_ms.saturating_sub(self.updated_ms) as f32 / 1000.0;
         self.updated_ms = now_ms;
-        let cap = f64::from(self.per_second);
+        let cap = self.per_second.get() as f32;
         self.tokens = (self.tokens + elapsed * cap).min(cap);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -202,6 +206,9 @@ impl Connection {
         if self.batch.as_ref().is_some_and(|batch| batch.is_empty()) {
             self.batch = None;
         }
+        if let Some(active) = &self.active {
+            active.session.lock().shrink();
+        }
     }
 
     /// Whether [`Connection::close`] has run.
@@ -229,7 +236,8 @@ impl Connection {
     /// When the keep-alive runs out (1.5 times the keep-alive after the last packet).
     pub fn poll_timeout(&self) -> Option<u64> {
         let active = self.active.as_ref()?;
-        (active.keep_alive_ms > 0).then(|| active.last_activity_ms + active.keep_alive_ms * 3 / 2)
+        (active.keep_alive_ms > 0)
+            .then(|| active.last_activity_ms + u64::from(active.keep_alive_ms) * 3 / 2)
     }
 
     /// Handles the passing of time.
@@ -363,16 +371,15 @@ impl Connection {
         let session = Arc::clone(&active.session);
         let client_id = Arc::clone(&active.client_id);
         let protocol = active.protocol;
-        let max = active.client_max_packet;
+        let limited = active.client_max_packet != u32::MAX;
+        let max = usize::try_from(active.client_max_packet).unwrap_or(usize::MAX);
         let mut state = session.lock();
         while let Some(out) = state.poll_outgoing(&client_id, now_ms, &mut self.ops) {
             let transmit = match out {
                 Outgoing::Publish { delivery, packet_id, dup } => {
                     // A packet larger than the client accepts is discarded as if delivered
                     // [MQTT-3.1.2-25].
-                    if max != usize::MAX
-                        && delivery.encoded_len(protocol, now_ms).map_or(true, |n| n > max)
-                    {
+                    if limited && delivery.encoded_len(protocol, now_ms).map_or(true, |n| n > max) {
                         if delivery.qos != QoS::AtMostOnce {
                             state.abandon(&client_id, packet_id, &mut self.ops);
                         }
@@ -604,14 +611,12 @@ impl Connection {
             code: ReasonCode::Success,
             properties,
         });
-        let client_max_packet = connect
-            .properties
-            .maximum_packet_size
-            .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        let client_max_packet = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
         let events =
             (config.lifecycle_events && events::has_events(&client_id)).then(|| EventIds {
                 session_identifier: events::session_identifier(),
-                version_number: self.broker.versions().next(&client_id, now_ms),
+                version_number: NonZeroU64::new(self.broker.versions().next(&client_id, now_ms))
+                    .unwrap_or(NonZeroU64::MIN),
             });
         if let Some(authorizer) = self.authorizer.as_mut() {
             authorizer.attached(&attached.link);
@@ -621,13 +626,16 @@ impl Connection {
             client_id,
             session: attached.session,
             link: attached.link,
-            keep_alive_ms: u64::from(keep_alive) * 1000,
+            keep_alive_ms: u32::from(keep_alive) * 1000,
             last_activity_ms: now_ms,
             will,
             connect_expiry: expiry,
             aliases: None,
             client_max_packet,
-            rate: config.publish_rate_limit().map(|rate| TokenBucket::new(rate, now_ms)),
+            rate: config
+                .publish_rate_limit()
+                .and_then(NonZeroU32::new)
+                .map(|rate| TokenBucket::new(rate, now_ms)),
             events,
             principal: self.authorizer.as_ref().map(|a| Arc::from(a.principal())),
         });
@@ -954,7 +962,7 @@ impl Connection {
                 None => std::borrow::Cow::Borrowed("anonymous"),
             },
             ip_address: self.peer.map(|p| p.ip()),
-            version_number: ids.version_number,
+            version_number: ids.version_number.get(),
         })
     }
 

@@ -162,7 +162,7 @@ impl Link {
 }
 
 /// The state of a QoS 1/2 delivery that was sent and not yet acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InflightPhase {
     /// PUBLISH sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
     AwaitingAck,
@@ -264,15 +264,29 @@ pub struct SessionState {
     pub max_inflight: u16,
     /// Packet identifiers of QoS 2 publishes received and not yet released.
     pub incoming_qos2: BTreeSet<u16>,
-    queue: VecDeque<Delivery>,
-    inflight: BTreeMap<u16, (Delivery, InflightPhase)>,
-    resend: VecDeque<u16>,
+    /// `None` while nothing is queued or in flight: an idle session stays small.
+    traffic: Option<Box<Traffic>>,
     next_packet_id: u16,
     next_seq: u64,
     max_queued: usize,
     dropped: u64,
     pressed: bool,
     slow: bool,
+}
+
+/// What a session holds only while messages pass through it.
+#[derive(Debug, Default)]
+struct Traffic {
+    queue: VecDeque<Delivery>,
+    inflight: BTreeMap<u16, (Delivery, InflightPhase)>,
+    /// Packet identifiers to send again first after a resume.
+    resend: VecDeque<u16>,
+}
+
+impl Traffic {
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.inflight.is_empty() && self.resend.is_empty()
+    }
 }
 
 impl SessionState {
@@ -286,9 +300,7 @@ impl SessionState {
             disconnected_at_ms: None,
             max_inflight: 100,
             incoming_qos2: BTreeSet::new(),
-            queue: VecDeque::new(),
-            inflight: BTreeMap::new(),
-            resend: VecDeque::new(),
+            traffic: None,
             next_packet_id: 1,
             next_seq: 1,
             max_queued,
@@ -310,19 +322,33 @@ impl SessionState {
 
     /// Deliveries waiting to be sent.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.traffic.as_ref().map_or(0, |t| t.queue.len())
     }
 
     /// Deliveries sent and not yet acknowledged.
     pub fn inflight(&self) -> usize {
-        self.inflight.len()
+        self.traffic.as_ref().map_or(0, |t| t.inflight.len())
     }
 
     /// Whether `message` (this very message, not an equal one) is still queued or in flight:
     /// a direct delivery waiting for its acknowledgement.
     pub fn holds(&self, message: &Arc<crate::message::Message>) -> bool {
-        self.queue.iter().any(|d| Arc::ptr_eq(&d.message, message))
-            || self.inflight.values().any(|(d, _)| Arc::ptr_eq(&d.message, message))
+        self.traffic.as_ref().is_some_and(|t| {
+            t.queue.iter().any(|d| Arc::ptr_eq(&d.message, message))
+                || t.inflight.values().any(|(d, _)| Arc::ptr_eq(&d.message, message))
+        })
+    }
+
+    /// The queues, made on first use.
+    fn traffic(&mut self) -> &mut Traffic {
+        self.traffic.get_or_insert_with(Box::default)
+    }
+
+    /// Gives back the memory of an idle session's empty queues.
+    pub fn shrink(&mut self) {
+        if self.traffic.as_ref().is_some_and(|t| t.is_empty()) {
+            self.traffic = None;
+        }
     }
 
     /// Whether a connected session's queue is above its high-water mark (a tenth of the
@@ -333,7 +359,7 @@ impl SessionState {
         }
         let high = (self.max_queued / 10).max(1);
         let mark = if self.pressed { high / 2 } else { high };
-        self.queue.len() >= mark
+        self.queued() >= mark
     }
 
     /// Whether publishers are waiting for this session to drain, or it was found slow.
@@ -372,7 +398,7 @@ impl SessionState {
         if !self.is_online() && delivery.qos == QoS::AtMostOnce {
             return false;
         }
-        if self.queue.len() >= self.max_queued {
+        if self.queued() >= self.max_queued {
             self.dropped += 1;
             if self.dropped.is_power_of_two() {
                 tracing::warn!(client_id, dropped = self.dropped, "session queue full; dropping");
@@ -389,7 +415,7 @@ impl SessionState {
                 message: persist::encode_delivery(&delivery),
             });
         }
-        self.queue.push_back(delivery);
+        self.traffic().queue.push_back(delivery);
         if let Some(link) = &self.link {
             link.wake();
         }
@@ -399,7 +425,7 @@ impl SessionState {
     /// Takes the next queued delivery directly, for internal clients that have no in-flight
     /// window.
     pub fn pop_queued(&mut self) -> Option<Delivery> {
-        self.queue.pop_front()
+        self.traffic.as_mut()?.queue.pop_front()
     }
 
     /// Restores a stored delivery at startup, keeping its sequence number.
@@ -407,7 +433,7 @@ impl SessionState {
         if let Some(seq) = delivery.seq {
             self.next_seq = self.next_seq.max(seq + 1);
         }
-        self.queue.push_back(delivery);
+        self.traffic().queue.push_back(delivery);
     }
 
     /// Prepares a resumed session for a new connection: every unacknowledged delivery is sent
@@ -416,7 +442,9 @@ impl SessionState {
         self.link = Some(link);
         self.disconnected_at_ms = None;
         self.max_inflight = max_inflight.max(1);
-        self.resend = self.inflight.keys().copied().collect();
+        if let Some(traffic) = &mut self.traffic {
+            traffic.resend = traffic.inflight.keys().copied().collect();
+        }
     }
 
     /// Detaches the connection. QoS 0 deliveries still queued are dropped.
@@ -425,8 +453,11 @@ impl SessionState {
         self.pressed = false;
         self.slow = false;
         self.disconnected_at_ms = Some(now_ms);
-        self.queue.retain(|d| d.qos != QoS::AtMostOnce);
-        self.resend.clear();
+        if let Some(traffic) = &mut self.traffic {
+            traffic.queue.retain(|d| d.qos != QoS::AtMostOnce);
+            traffic.resend.clear();
+        }
+        self.shrink();
     }
 
     /// The next packet to send, if the in-flight window allows one. Expired deliveries are
@@ -437,8 +468,10 @@ impl SessionState {
         now_ms: u64,
         ops: &mut Vec<Op>,
     ) -> Option<Outgoing> {
-        while let Some(packet_id) = self.resend.pop_front() {
-            match self.inflight.get(&packet_id) {
+        let max_inflight = usize::from(self.max_inflight);
+        let traffic = self.traffic.as_mut()?;
+        while let Some(packet_id) = traffic.resend.pop_front() {
+            match traffic.inflight.get(&packet_id) {
                 Some((delivery, InflightPhase::AwaitingAck)) => {
                     return Some(Outgoing::Publish {
                         delivery: delivery.clone(),
@@ -451,32 +484,40 @@ impl SessionState {
             }
         }
         loop {
-            let front = self.queue.front()?;
+            let front = traffic.queue.front()?;
             if front.message.is_expired(now_ms) {
-                if let Some(d) = self.queue.pop_front() {
+                if let Some(d) = traffic.queue.pop_front() {
                     remove_stored(client_id, &d, ops);
                 }
                 continue;
             }
             if front.qos == QoS::AtMostOnce {
-                let delivery = self.queue.pop_front()?;
+                let delivery = traffic.queue.pop_front()?;
                 return Some(Outgoing::Publish { delivery, packet_id: 0, dup: false });
             }
-            if self.inflight.len() >= usize::from(self.max_inflight) {
+            if traffic.inflight.len() >= max_inflight {
                 return None;
             }
-            let packet_id = self.allocate_packet_id()?;
-            let delivery = self.queue.pop_front()?;
-            self.inflight.insert(packet_id, (delivery.clone(), InflightPhase::AwaitingAck));
+            let packet_id = allocate_packet_id(&mut self.next_packet_id, &traffic.inflight)?;
+            let delivery = traffic.queue.pop_front()?;
+            traffic.inflight.insert(packet_id, (delivery.clone(), InflightPhase::AwaitingAck));
             return Some(Outgoing::Publish { delivery, packet_id, dup: false });
         }
     }
 
-    /// Handles PUBACK (QoS 1) for `packet_id`. Returns whether it matched a delivery.
-    pub fn handle_puback(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
-        match self.inflight.get(&packet_id) {
-            Some((delivery, InflightPhase::AwaitingAck)) if delivery.qos == QoS::AtLeastOnce => {
-                if let Some((delivery, _)) = self.inflight.remove(&packet_id) {
+    /// Removes the in-flight delivery `packet_id` if `finished` says its acknowledgement
+    /// ends it; returns whether it did.
+    fn finish(
+        &mut self,
+        client_id: &str,
+        packet_id: u16,
+        ops: &mut Vec<Op>,
+        finished: impl FnOnce(&Delivery, InflightPhase) -> bool,
+    ) -> bool {
+        let Some(traffic) = self.traffic.as_mut() else { return false };
+        match traffic.inflight.get(&packet_id) {
+            Some((delivery, phase)) if finished(delivery, *phase) => {
+                if let Some((delivery, _)) = traffic.inflight.remove(&packet_id) {
                     remove_stored(client_id, &delivery, ops);
                 }
                 true
@@ -485,9 +526,17 @@ impl SessionState {
         }
     }
 
+    /// Handles PUBACK (QoS 1) for `packet_id`. Returns whether it matched a delivery.
+    pub fn handle_puback(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
+        self.finish(client_id, packet_id, ops, |delivery, phase| {
+            phase == InflightPhase::AwaitingAck && delivery.qos == QoS::AtLeastOnce
+        })
+    }
+
     /// Handles PUBREC (QoS 2) for `packet_id`; returns whether a PUBREL should be sent.
     pub fn handle_pubrec(&mut self, packet_id: u16) -> bool {
-        match self.inflight.get_mut(&packet_id) {
+        let Some(traffic) = self.traffic.as_mut() else { return false };
+        match traffic.inflight.get_mut(&packet_id) {
             Some((delivery, phase)) if delivery.qos == QoS::ExactlyOnce => {
                 *phase = InflightPhase::AwaitingComp;
                 true
@@ -498,34 +547,28 @@ impl SessionState {
 
     /// Handles PUBCOMP (QoS 2) for `packet_id`.
     pub fn handle_pubcomp(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
-        match self.inflight.get(&packet_id) {
-            Some((_, InflightPhase::AwaitingComp)) => {
-                if let Some((delivery, _)) = self.inflight.remove(&packet_id) {
-                    remove_stored(client_id, &delivery, ops);
-                }
-                true
-            }
-            _ => false,
-        }
+        self.finish(client_id, packet_id, ops, |_, phase| phase == InflightPhase::AwaitingComp)
     }
 
     /// A delivery that arrived in a PUBREC with an error code is finished, as if acknowledged.
     pub fn abandon(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) {
-        if let Some((delivery, _)) = self.inflight.remove(&packet_id) {
-            remove_stored(client_id, &delivery, ops);
-        }
+        self.finish(client_id, packet_id, ops, |_, _| true);
     }
+}
 
-    fn allocate_packet_id(&mut self) -> Option<u16> {
-        for _ in 0..u16::MAX {
-            let id = self.next_packet_id;
-            self.next_packet_id = if id == u16::MAX { 1 } else { id + 1 };
-            if !self.inflight.contains_key(&id) {
-                return Some(id);
-            }
+/// The next packet identifier not in flight, counting on from `next`.
+fn allocate_packet_id(
+    next: &mut u16,
+    inflight: &BTreeMap<u16, (Delivery, InflightPhase)>,
+) -> Option<u16> {
+    for _ in 0..u16::MAX {
+        let id = *next;
+        *next = if id == u16::MAX { 1 } else { id + 1 };
+        if !inflight.contains_key(&id) {
+            return Some(id);
         }
-        None
     }
+    None
 }
 
 fn remove_stored(client_id: &str, delivery: &Delivery, ops: &mut Vec<Op>) {
