@@ -665,6 +665,26 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_session_gives_its_queues_back_and_a_busy_one_keeps_them() {
+        let mut s = online(0);
+        assert!(s.traffic.is_none(), "a new session allocates no queues");
+        let mut ops = Vec::new();
+        assert!(s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops));
+        let Some(Outgoing::Publish { packet_id, .. }) = s.poll_outgoing("c", 0, &mut ops) else {
+            panic!("expected a publish");
+        };
+        s.shrink();
+        assert!(s.traffic.is_some(), "a delivery in flight keeps them");
+        assert!(s.handle_puback("c", packet_id, &mut ops));
+        s.shrink();
+        assert!(s.traffic.is_none(), "nothing queued or in flight: given back");
+        // And made again on the next delivery, which still goes out.
+        assert!(s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops));
+        assert_eq!(s.queued(), 1);
+        assert!(s.poll_outgoing("c", 0, &mut ops).is_some());
+    }
+
+    #[test]
     fn full_queue_drops_and_counts() {
         let mut s = online(0);
         let mut ops = Vec::new();
