@@ -115,6 +115,28 @@ impl PublishBatch {
     }
 }
 
+/// Queues `deliveries` for `session` under one lock, and notes the session in `congested`
+/// (unless one is noted already) when its queue passed its high-water mark. Returns how many
+/// were queued.
+fn queue(
+    session: &Arc<SessionHandle>,
+    deliveries: impl IntoIterator<Item = Delivery>,
+    ops: &mut Vec<Op>,
+    congested: &mut Option<Arc<SessionHandle>>,
+) -> usize {
+    let mut state = session.lock();
+    let mut queued = 0;
+    for delivery in deliveries {
+        if state.enqueue(session.client_id(), delivery, ops) {
+            queued += 1;
+        }
+    }
+    if congested.is_none() && state.press() {
+        *congested = Some(Arc::clone(session));
+    }
+    queued
+}
+
 /// What the broker holds for one client identifier ([`Broker::client_info`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
@@ -564,13 +586,7 @@ impl Broker {
         let mut matched = 0;
         let mut congested = None;
         self.route(&message, |session, delivery| {
-            let mut state = session.lock();
-            if state.enqueue(session.client_id(), delivery, &mut ops) {
-                matched += 1;
-            }
-            if congested.is_none() && state.press() {
-                congested = Some(Arc::clone(session));
-            }
+            matched += queue(session, [delivery], &mut ops, &mut congested);
         });
         Published { matched, commit: self.persist(ops), congested }
     }
@@ -650,19 +666,13 @@ impl Broker {
             // (a point-to-point flow loses its overlap of publisher and subscriber). Queue it
             // now, after what is held, so that nothing is overtaken.
             let mut congested = self.flush_publishes(batch);
-            let matched = routed.len();
+            let mut matched = 0;
             let mut ops = Vec::new();
             for (session, delivery) in routed.drain(..) {
-                let mut state = session.lock();
-                state.enqueue(session.client_id(), delivery, &mut ops);
-                if congested.is_none() && state.press() {
-                    drop(state);
-                    congested = Some(session);
-                }
+                matched += queue(&session, [delivery], &mut ops, &mut congested);
             }
             batch.routed = routed;
-            let commit = if ops.is_empty() { None } else { self.persist(ops) };
-            return Some(Published { matched, commit, congested });
+            return Some(Published { matched, commit: self.persist(ops), congested });
         }
         let groups = &mut batch.groups;
         let mut at = 0;
@@ -695,14 +705,7 @@ impl Broker {
         let mut ops = Vec::new();
         let mut congested = None;
         for (session, deliveries) in batch.groups.drain(..) {
-            let mut state = session.lock();
-            for delivery in deliveries {
-                state.enqueue(session.client_id(), delivery, &mut ops);
-            }
-            if congested.is_none() && state.press() {
-                drop(state);
-                congested = Some(session);
-            }
+            queue(&session, deliveries, &mut ops, &mut congested);
         }
         // QoS 0 deliveries are never stored; nothing is expected here.
         if !ops.is_empty() {

@@ -457,10 +457,7 @@ impl Connection {
                 reason,
                 CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill
             );
-            // The event is built only if someone would receive it.
-            let topic = events::presence_topic("disconnected", &active.client_id);
-            if self.broker.has_subscribers(&topic)
-                && let Some(id) = self.event_identity(&active)
+            if let Some(id) = self.presence_identity(&active, "disconnected")
                 && let Some(message) =
                     events::disconnected(&id, reason.lifecycle_name(), by_client, now_ms)
             {
@@ -639,11 +636,8 @@ impl Connection {
             events,
             principal: self.authorizer.as_ref().map(|a| Arc::from(a.principal())),
         });
-        // The event is built only if someone would receive it.
         if let Some(active) = self.active.as_ref()
-            && active.events.is_some()
-            && self.broker.has_subscribers(&events::presence_topic("connected", &active.client_id))
-            && let Some(id) = self.event_identity(active)
+            && let Some(id) = self.presence_identity(active, "connected")
             && let Some(message) = events::connected(&id, now_ms)
         {
             self.broker.publish(message, now_ms);
@@ -807,7 +801,7 @@ impl Connection {
                 None => return Ok(()),
             }
         } else {
-            self.flush_publishes();
+            // `handle_any` flushed what was held before it came here.
             self.broker.publish(message, now_ms)
         };
         if published.congested.is_some() {
@@ -964,6 +958,17 @@ impl Connection {
             ip_address: self.peer.map(|p| p.ip()),
             version_number: ids.version_number.get(),
         })
+    }
+
+    /// The identity for a presence event of `kind`, if the connection has lifecycle events
+    /// and someone would receive this one: nobody listening, nothing is built.
+    fn presence_identity(&self, active: &Active, kind: &str) -> Option<ConnectionIdentity> {
+        active.events?;
+        let topic = events::presence_topic(kind, &active.client_id);
+        if !self.broker.has_subscribers(&topic) {
+            return None;
+        }
+        self.event_identity(active)
     }
 
     fn publish_subscription_event(&self, subscribed: bool, topics: &[String], now_ms: u64) {
