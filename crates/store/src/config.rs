@@ -6,7 +6,8 @@ use std::path::PathBuf;
 /// How durable a resolved [`Commit`](crate::Commit) is. Both modes use SQLite's write-ahead log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// fsync on every commit (WAL, `synchronous=FULL`): survives power loss.
+    /// fsync on every commit (WAL, `synchronous=FULL`, and the message journal synced):
+    /// survives power loss.
     #[default]
     Full,
     /// WAL, `synchronous=NORMAL`: survives a process crash (kill -9) but not power loss.

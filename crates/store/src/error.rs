@@ -45,6 +45,9 @@ pub enum StoreError {
     /// A message sequence number does not fit SQLite's signed 64-bit integers.
     #[error("message sequence number {0} is larger than i64::MAX")]
     SeqOutOfRange(u64),
+    /// A queued message too large for the message journal (over 4 GiB with its client id).
+    #[error("a queued message of {0} bytes is too large to store")]
+    TooLarge(usize),
     /// The database holds a value this build cannot interpret.
     #[error("corrupt store: {0}")]
     Corrupt(String),

@@ -4,6 +4,7 @@
 //! session messages (as encoded MQTT 5 PUBLISH packets), session state and subscription options
 //! itself; the store keeps those bytes keyed by topic, client id, topic filter and sequence
 //! number ([`Op`]), and hands everything back at startup ([`Store::load`] → [`Snapshot`]).
+//! Everything is in SQLite except the queued messages, which are in a journal file beside it.
 //!
 //! # Writes: group commit
 //!
@@ -11,7 +12,8 @@
 //! disk. One dedicated writer thread (named `ferrocore-store`) blocks for the first queued
 //! submission, drains every submission already queued (up to [`StoreConfig::max_batch`] ops),
 //! applies them in submission order in **one** SQLite transaction using cached prepared
-//! statements, commits (one fsync for the whole batch under [`Durability::Full`]), and then
+//! statements and one append to the message journal, commits (one fsync each for the whole
+//! batch under [`Durability::Full`], none for SQLite when the batch is only messages), and then
 //! resolves each submission's [`Commit`] in submission order. Each submission is atomic. If a
 //! transaction fails it is rolled back, every submission of that batch gets the error, and the
 //! writer carries on. Under load, many submissions share one fsync; when idle, a lone submission
@@ -44,14 +46,20 @@
 //! # Schema
 //!
 //! Versioned with `PRAGMA user_version` and an ordered list of migrations (`schema.rs`). The
-//! broker's four tables:
+//! broker's tables:
 //!
 //! ```sql
 //! retained      (topic TEXT PRIMARY KEY, message BLOB, updated_at_ms INTEGER)
 //! sessions      (client_id TEXT PRIMARY KEY, state BLOB)
 //! subscriptions (client_id TEXT, filter TEXT, options BLOB, PRIMARY KEY (client_id, filter))
-//! messages      (client_id TEXT, seq INTEGER, message BLOB, PRIMARY KEY (client_id, seq))
+//! journal_state (batch INTEGER)  -- one row
 //! ```
+//!
+//! Queued session messages ([`Op::PutMessage`], [`Op::DeleteMessage`]) are not rows: they go
+//! to the message journal, an append-only file beside the database (`<database>-messages`),
+//! written in the same group commit and counted only when the batch's SQL half committed too
+//! (the `journal` module explains how). A queued message is put once and deleted once, usually
+//! within seconds, which is what a log does well and a b-tree does not.
 //!
 //! There are no foreign keys; [`Op::DeleteSession`] deletes the session's subscriptions and
 //! messages explicitly. Migration 2 adds the registry's tables (`things`, `thing_types`,
@@ -63,6 +71,7 @@ mod commit;
 mod config;
 mod error;
 mod execute;
+mod journal;
 mod op;
 mod read;
 mod schema;
@@ -129,12 +138,26 @@ impl Store {
         }
         let mut conn = schema::open_writer(&config.path, config.synchronous)?;
         schema::migrate(&mut conn)?;
+        let legacy = journal::legacy_messages(&conn)?;
+        let moved = !legacy.is_empty();
+        let journal = journal::Journal::open(
+            journal::path_for(&config.path),
+            journal::committed_batch(&conn)?,
+            config.synchronous == Durability::Full,
+            journal::DEFAULT_COMPACT_BYTES,
+            legacy,
+        )?;
+        if moved {
+            // Only once the journal holds them, synced.
+            conn.execute("DELETE FROM messages", [])?;
+        }
         let reader = schema::open_reader(&config.path)?;
 
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let writer = Writer {
             conn,
+            journal,
             rx,
             max_batch: config.max_batch.max(1),
             counters: Arc::clone(&counters),
@@ -171,7 +194,7 @@ impl Store {
     /// Sees every submission whose [`Commit`] has resolved `Ok`.
     pub fn load(&self) -> Result<Snapshot, StoreError> {
         let mut conn = self.inner.reader.lock();
-        read::load(&mut conn)
+        read::load(&mut conn, &journal::path_for(&self.inner.config.path))
     }
 
     /// Enqueues `ops` for the writer thread and returns at once; never blocks on disk.

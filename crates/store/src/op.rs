@@ -78,6 +78,11 @@ impl Op {
             _ => None,
         }
     }
+
+    /// Whether the op changes the database; queued messages live in the journal instead.
+    pub(crate) fn touches_sql(&self) -> bool {
+        !matches!(self, Op::PutMessage { .. } | Op::DeleteMessage { .. })
+    }
 }
 
 /// Everything in the store, as read at startup.

@@ -1,18 +1,20 @@
-//! Reading everything back at startup ([`Store::load`](crate::Store::load)) on the read
-//! connection, inside one read transaction so the snapshot is consistent.
+//! Reading everything back at startup ([`Store::load`](crate::Store::load)): the database on
+//! the read connection, inside one read transaction so the snapshot is consistent, and the
+//! queued messages from the message journal.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use bytes::Bytes;
 use rusqlite::Connection;
 
-use crate::{RetainedRow, SessionRow, Snapshot, StoreError};
+use crate::{RetainedRow, SessionRow, Snapshot, StoreError, journal};
 
 /// Reads the whole store.
 ///
 /// Subscriptions and messages whose session row is missing are skipped (and counted in a
 /// warning): a [`SessionRow`] needs its state.
-pub(crate) fn load(conn: &mut Connection) -> Result<Snapshot, StoreError> {
+pub(crate) fn load(conn: &mut Connection, journal_path: &Path) -> Result<Snapshot, StoreError> {
     let tx = conn.transaction()?;
     let retained = {
         let mut stmt =
@@ -57,23 +59,13 @@ pub(crate) fn load(conn: &mut Connection) -> Result<Snapshot, StoreError> {
             }
         }
     }
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT client_id, seq, message FROM messages ORDER BY client_id, seq",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let client_id: String = row.get(0)?;
-            let seq: i64 = row.get(1)?;
-            let seq = u64::try_from(seq).map_err(|_| {
-                StoreError::Corrupt(format!("negative message seq {seq} for {client_id:?}"))
-            })?;
-            match sessions.get_mut(&client_id) {
-                Some(session) => {
-                    session.messages.push((seq, Bytes::from(row.get::<_, Vec<u8>>(2)?)))
-                }
-                None => orphans += 1,
-            }
+    // Read after the database's snapshot: the journal holds at least the batches the
+    // snapshot counts, and a batch the snapshot does not count is skipped.
+    let committed = journal::committed_batch(&tx)?;
+    for (client_id, queue) in journal::read_all(journal_path, committed)? {
+        match sessions.get_mut(&client_id) {
+            Some(session) => session.messages = queue.into_iter().collect(),
+            None => orphans += queue.len(),
         }
     }
     tx.finish()?;

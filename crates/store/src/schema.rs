@@ -226,6 +226,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          SELECT client_id, seq, message FROM messages;
      DROP TABLE messages;
      ALTER TABLE messages_by_session RENAME TO messages;",
+    // 10: queued messages move to the message journal (`journal.rs`); the database keeps the
+    // number of the last batch whose journal records count. Rows left in `messages` are moved
+    // into the journal when the store opens.
+    "CREATE TABLE journal_state (
+         id    INTEGER PRIMARY KEY CHECK (id = 0),
+         batch INTEGER NOT NULL
+     );
+     INSERT INTO journal_state (id, batch) VALUES (0, 0);",
 ];
 
 /// The schema version this build writes.

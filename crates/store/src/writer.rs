@@ -15,6 +15,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::commit::Outcome;
+use crate::journal::Journal;
 use crate::stats::Counters;
 use crate::{Op, StoreError};
 
@@ -76,6 +77,7 @@ impl Entry {
 /// The writer thread's state.
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
+    pub(crate) journal: Journal,
     pub(crate) rx: Receiver<Request>,
     pub(crate) max_batch: usize,
     pub(crate) counters: Arc<Counters>,
@@ -91,6 +93,7 @@ impl Writer {
             self.commit_batch(batch);
         }
         tracing::debug!("store writer draining done, checkpointing");
+        self.journal.truncate_if_empty();
         // TRUNCATE leaves an empty WAL file behind, so the next open replays nothing.
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         tracing::debug!("store writer stopped");
@@ -122,8 +125,9 @@ impl Writer {
             Ok(())
         } else {
             let started = Instant::now();
-            match apply_batch(&mut self.conn, &mut batch) {
+            match apply_batch(&mut self.conn, &mut self.journal, &mut batch) {
                 Ok(()) => {
+                    self.journal.maybe_compact();
                     let elapsed = started.elapsed();
                     self.counters.record_commit(ops, elapsed);
                     tracing::trace!(ops, submits = batch.len(), ?elapsed, "store batch committed");
@@ -176,6 +180,12 @@ fn validate(ops: &[Op]) -> Result<(), StoreError> {
         if let Some(seq) = op.seq() {
             seq_param(seq)?;
         }
+        if let Op::PutMessage { client_id, message, .. } = op {
+            let size = client_id.len().saturating_add(message.len());
+            if size > crate::journal::MAX_RECORD {
+                return Err(StoreError::TooLarge(size));
+            }
+        }
     }
     Ok(())
 }
@@ -184,15 +194,51 @@ fn seq_param(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::SeqOutOfRange(seq))
 }
 
-/// Applies every accepted submission of the batch, in order, in one transaction.
-fn apply_batch(conn: &mut Connection, batch: &mut [Entry]) -> Result<(), StoreError> {
+impl Entry {
+    /// Whether the entry has anything for the database (rather than only for the journal).
+    fn touches_sql(&self) -> bool {
+        match self {
+            Entry::Ops { ops, rejected: None, .. } => ops.iter().any(Op::touches_sql),
+            Entry::Ops { .. } => false,
+            Entry::Job { .. } => true,
+        }
+    }
+}
+
+/// Applies every accepted submission of the batch, in order: queued messages to the journal,
+/// everything else in one SQL transaction. The journal's half is written (and synced) first;
+/// the transaction then records the batch's number, so the journal half counts only once the
+/// SQL half has committed (see the `journal` module).
+fn apply_batch(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    batch: &mut [Entry],
+) -> Result<(), StoreError> {
+    journal.discard_staged();
+    if !batch.iter().any(Entry::touches_sql) {
+        for entry in batch.iter() {
+            if let Entry::Ops { ops, rejected: None, .. } = entry {
+                for op in ops {
+                    stage(journal, op);
+                }
+            }
+        }
+        if journal.has_staged() {
+            let number = journal.next_batch();
+            journal.write_staged(number, true)?;
+            journal.publish();
+        }
+        return Ok(());
+    }
     // IMMEDIATE takes the write lock up front instead of upgrading halfway through.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for entry in batch.iter_mut() {
         match entry {
             Entry::Ops { ops, rejected: None, .. } => {
                 for op in ops.iter() {
-                    apply(&tx, op)?;
+                    if !stage(journal, op) {
+                        apply(&tx, op)?;
+                    }
                 }
             }
             Entry::Ops { .. } => {}
@@ -205,9 +251,45 @@ fn apply_batch(conn: &mut Connection, batch: &mut [Entry]) -> Result<(), StoreEr
             }
         }
     }
-    // On error the dropped transaction rolls back.
-    tx.commit()?;
+    let start = journal.len();
+    let mut wrote = false;
+    if journal.has_staged() {
+        let number = journal.next_batch();
+        tx.prepare_cached("UPDATE journal_state SET batch = ?1")?
+            .execute(params![seq_param(number)?])?;
+        // On error the dropped transaction rolls back.
+        journal.write_staged(number, false)?;
+        wrote = true;
+    }
+    if let Err(error) = tx.commit() {
+        if wrote {
+            journal.revert(start);
+        }
+        return Err(error.into());
+    }
+    journal.publish();
     Ok(())
+}
+
+/// Stages `op` in the journal if it is about queued messages; returns whether it is done
+/// there. [`Op::DeleteSession`] is staged (its messages) and still applied to the database
+/// (its state and subscriptions).
+fn stage(journal: &mut Journal, op: &Op) -> bool {
+    match op {
+        Op::PutMessage { client_id, seq, message } => {
+            journal.stage_put(client_id, *seq, message);
+            true
+        }
+        Op::DeleteMessage { client_id, seq } => {
+            journal.stage_delete(client_id, *seq);
+            true
+        }
+        Op::DeleteSession { client_id } => {
+            journal.stage_drop(client_id);
+            false
+        }
+        _ => false,
+    }
 }
 
 fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
@@ -233,8 +315,6 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
         Op::DeleteSession { client_id } => {
             tx.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1")?
                 .execute(params![client_id])?;
-            tx.prepare_cached("DELETE FROM messages WHERE client_id = ?1")?
-                .execute(params![client_id])?;
             tx.prepare_cached("DELETE FROM sessions WHERE client_id = ?1")?
                 .execute(params![client_id])?;
         }
@@ -249,17 +329,8 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2")?
                 .execute(params![client_id, filter])?;
         }
-        Op::PutMessage { client_id, seq, message } => {
-            tx.prepare_cached(
-                "INSERT INTO messages (client_id, seq, message) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (client_id, seq) DO UPDATE SET message = excluded.message",
-            )?
-            .execute(params![client_id, seq_param(*seq)?, &message[..]])?;
-        }
-        Op::DeleteMessage { client_id, seq } => {
-            tx.prepare_cached("DELETE FROM messages WHERE client_id = ?1 AND seq = ?2")?
-                .execute(params![client_id, seq_param(*seq)?])?;
-        }
+        // Staged in the journal instead.
+        Op::PutMessage { .. } | Op::DeleteMessage { .. } => {}
     }
     Ok(())
 }
