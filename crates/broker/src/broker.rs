@@ -339,6 +339,7 @@ impl Broker {
         let mut ops = Vec::new();
         let mut sessions = self.inner.sessions.lock();
         let existing = sessions.get(&request.client_id).cloned();
+        let mut version = None;
         if let Some(old) = existing {
             let mut state = old.lock();
             if let Some(old_link) = state.link.take() {
@@ -370,6 +371,7 @@ impl Broker {
             let was_persistent = state.is_persistent();
             let filters: Vec<String> = state.subscriptions.keys().cloned().collect();
             state.subscriptions.clear();
+            version = Some(state.version);
             drop(state);
             self.remove_from_trie(&old, &filters);
             if was_persistent {
@@ -381,6 +383,8 @@ impl Broker {
             request.expiry_interval,
             self.config().max_queued_messages,
         );
+        // The client's version numbers go on from its previous session's.
+        state.version = version.unwrap_or_else(|| self.inner.versions.take(&request.client_id));
         state.resume(Arc::clone(&link), request.max_inflight);
         let session = self.new_session(Arc::clone(&request.client_id), state);
         if request.expiry_interval > 0 {
@@ -410,8 +414,10 @@ impl Broker {
         if !state.link.as_ref().is_some_and(|l| Arc::ptr_eq(l, link)) {
             return; // taken over: the session belongs to another connection now
         }
+        // The lifecycle-event reset clock runs from the disconnect.
+        state.version.seen(now_ms);
         state.detach(now_ms);
-        session.wake_publishers();
+        state.wake_publishers();
         if state.is_persistent() {
             let op = self.session_op(session, &state);
             drop(state);
@@ -457,6 +463,7 @@ impl Broker {
         }
         if registered {
             sessions.remove(session.client_id());
+            self.inner.versions.keep(session.client_id(), state.version);
         }
         drop(sessions);
         let was_persistent = state.is_persistent();
@@ -765,11 +772,7 @@ impl Broker {
             protocol: state.protocol,
             session_expiry: state.expiry_interval,
             disconnected_at_ms: state.disconnected_at_ms,
-            connected_at_ms: if state.is_online() {
-                self.inner.versions.last_seen(client_id)
-            } else {
-                None
-            },
+            connected_at_ms: if state.is_online() { state.version.last_seen() } else { None },
         })
     }
 
@@ -832,11 +835,6 @@ impl Broker {
         drop(state);
         let commit = self.persist(ops);
         Some(DirectDelivery { session, message, commit })
-    }
-
-    /// Lifecycle-event version numbers by client identifier.
-    pub fn versions(&self) -> &crate::events::Versions {
-        &self.inner.versions
     }
 
     /// Number of sessions (online and offline persistent).
@@ -1032,6 +1030,34 @@ mod connection_api_tests {
 
     fn message(topic: &str, qos: QoS) -> Message {
         Message::new(TopicName::new(topic).unwrap(), Bytes::from_static(b"hi"), qos, false)
+    }
+
+    #[test]
+    fn version_numbers_go_on_across_sessions_and_are_kept_aside_only_once_a_session_ends() {
+        let broker = Broker::new(BrokerConfig::default(), None);
+        let next = |attached: &Attached, now: u64| attached.session.lock().version.next(now);
+        let first = connect(&broker, "c1", 0);
+        assert_eq!(next(&first, 10), 1);
+        assert_eq!(broker.inner.versions.len(), 0, "a connected client's is in its session");
+        broker.disconnect(&first.session, &first.link, 20);
+        assert_eq!(broker.inner.versions.len(), 1, "its session ended");
+        let second = connect(&broker, "c1", 0);
+        assert_eq!(broker.inner.versions.len(), 0);
+        assert_eq!(next(&second, 30), 2);
+        // A takeover with a clean start makes a new session; the numbers go on.
+        let third = connect(&broker, "c1", 3600);
+        assert!(!Arc::ptr_eq(&second.session, &third.session));
+        assert_eq!(next(&third, 40), 3);
+        // Resumed, the same session counts on.
+        let resumed = broker.connect(ConnectRequest {
+            client_id: Arc::from("c1"),
+            clean_start: false,
+            expiry_interval: 3600,
+            protocol: ProtocolVersion::V5,
+            max_inflight: 10,
+        });
+        assert_eq!(next(&resumed, 50), 4);
+        assert_eq!(broker.client_info("c1").unwrap().connected_at_ms, Some(50));
     }
 
     #[test]

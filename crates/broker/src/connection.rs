@@ -72,23 +72,40 @@ pub struct Connection {
     broker: Broker,
     peer: Option<SocketAddr>,
     active: Option<Active>,
-    congested: Option<Arc<SessionHandle>>,
     closed: bool,
-    transmit: VecDeque<Transmit>,
-    ops: Vec<Op>,
+    /// What is waiting to go out; boxed on first use and given back when the connection
+    /// idles, so that an idle connection keeps one pointer instead of four empty queues.
+    out: Option<Box<Outbox>>,
     /// Decides every MQTT action; `None` allows everything.
     authorizer: Option<Box<dyn Authorize>>,
+    /// Whether the packet being handled came through `handle_packet_deferred`.
+    defer: bool,
+}
+
+/// A connection's outputs while it is busy.
+#[derive(Debug, Default)]
+struct Outbox {
+    transmit: VecDeque<Transmit>,
+    ops: Vec<Op>,
     /// QoS 0 publishes routed by [`Connection::handle_packet_deferred`] and not queued yet;
     /// boxed on first use, so that connections that never publish stay small.
     batch: Option<Box<PublishBatch>>,
-    /// Whether the packet being handled came through `handle_packet_deferred`.
-    defer: bool,
+    /// A subscriber this client's publishes could not be queued for (back-pressure).
+    congested: Option<Arc<SessionHandle>>,
+}
+
+impl Outbox {
+    fn is_empty(&self) -> bool {
+        self.transmit.is_empty()
+            && self.ops.is_empty()
+            && self.congested.is_none()
+            && self.batch.as_ref().is_none_or(|batch| batch.is_empty())
+    }
 }
 
 #[derive(Debug)]
 struct Active {
     protocol: ProtocolVersion,
-    client_id: Arc<str>,
     session: Arc<SessionHandle>,
     link: Arc<Link>,
     keep_alive_ms: u32,
@@ -107,6 +124,13 @@ struct Active {
     events: Option<EventIds>,
     /// Who the client authenticated as, if an authorizer knows.
     principal: Option<Arc<str>>,
+}
+
+impl Active {
+    /// The client identifier (its session's).
+    fn client_id(&self) -> &Arc<str> {
+        self.session.client_id()
+    }
 }
 
 /// The parts of a connection's lifecycle-event identity that are its own.
@@ -154,12 +178,9 @@ impl Connection {
             broker,
             peer: None,
             active: None,
-            congested: None,
             closed: false,
-            transmit: VecDeque::new(),
-            batch: None,
+            out: None,
             defer: false,
-            ops: Vec::new(),
             authorizer: None,
         }
     }
@@ -181,7 +202,7 @@ impl Connection {
 
     /// The client identifier, once connected.
     pub fn client_id(&self) -> Option<&Arc<str>> {
-        self.active.as_ref().map(|a| &a.client_id)
+        self.active.as_ref().map(Active::client_id)
     }
 
     /// The link the router wakes this connection through, once connected.
@@ -197,14 +218,8 @@ impl Connection {
     /// Gives back the memory of empty queues; the driver calls this when the connection
     /// idles, so that thousands of idle connections do not each keep a burst's capacity.
     pub fn shrink(&mut self) {
-        if self.transmit.is_empty() {
-            self.transmit = VecDeque::new();
-        }
-        if self.ops.is_empty() {
-            self.ops = Vec::new();
-        }
-        if self.batch.as_ref().is_some_and(|batch| batch.is_empty()) {
-            self.batch = None;
+        if self.out.as_ref().is_some_and(|out| out.is_empty()) {
+            self.out = None;
         }
         if let Some(active) = &self.active {
             active.session.lock().shrink();
@@ -220,17 +235,17 @@ impl Connection {
     /// its high-water mark. The driver should stop reading from this client until
     /// [`SessionHandle::drained`] resolves (or a timeout passes): back-pressure on publishers.
     pub fn take_congestion(&mut self) -> Option<Arc<SessionHandle>> {
-        self.congested.take()
+        self.out.as_mut()?.congested.take()
     }
 
     /// Whether a congested subscriber is waiting to be taken by the driver.
     pub fn is_congested(&self) -> bool {
-        self.congested.is_some()
+        self.out.as_ref().is_some_and(|out| out.congested.is_some())
     }
 
     /// The next packet to write.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmit.pop_front()
+        self.out.as_mut()?.transmit.pop_front()
     }
 
     /// When the keep-alive runs out (1.5 times the keep-alive after the last packet).
@@ -281,7 +296,7 @@ impl Connection {
         self.defer = true;
         let step = self.handle_any(packet, now_ms);
         self.defer = false;
-        if self.batch.as_ref().is_some_and(|b| b.is_full()) {
+        if self.out.as_ref().and_then(|out| out.batch.as_ref()).is_some_and(|b| b.is_full()) {
             self.flush_publishes();
         }
         step
@@ -289,9 +304,10 @@ impl Connection {
 
     /// Queues the QoS 0 publishes held by [`Connection::handle_packet_deferred`].
     pub fn flush_publishes(&mut self) {
-        let Some(batch) = self.batch.as_mut().filter(|b| !b.is_empty()) else { return };
+        let Some(out) = self.out.as_mut() else { return };
+        let Some(batch) = out.batch.as_mut().filter(|b| !b.is_empty()) else { return };
         if let Some(congested) = self.broker.flush_publishes(batch) {
-            self.congested.get_or_insert(congested);
+            out.congested.get_or_insert(congested);
         }
     }
 
@@ -315,7 +331,7 @@ impl Connection {
             Packet::Publish(publish) => self.handle_publish(publish, now_ms),
             Packet::PubAck(ack) => {
                 let (session, client_id) = self.session()?;
-                session.lock().handle_puback(&client_id, ack.packet_id, &mut self.ops);
+                session.lock().handle_puback(&client_id, ack.packet_id, &mut self.out().ops);
                 Ok(())
             }
             Packet::PubRec(ack) => self.handle_pubrec(ack),
@@ -331,7 +347,7 @@ impl Connection {
             }
             Packet::PubComp(ack) => {
                 let (session, client_id) = self.session()?;
-                session.lock().handle_pubcomp(&client_id, ack.packet_id, &mut self.ops);
+                session.lock().handle_pubcomp(&client_id, ack.packet_id, &mut self.out().ops);
                 Ok(())
             }
             Packet::Subscribe(subscribe) => self.handle_subscribe(subscribe, now_ms),
@@ -369,19 +385,20 @@ impl Connection {
             return Err(reason);
         }
         let session = Arc::clone(&active.session);
-        let client_id = Arc::clone(&active.client_id);
+        let client_id = Arc::clone(active.client_id());
         let protocol = active.protocol;
         let limited = active.client_max_packet != u32::MAX;
         let max = usize::try_from(active.client_max_packet).unwrap_or(usize::MAX);
         let mut state = session.lock();
-        while let Some(out) = state.poll_outgoing(&client_id, now_ms, &mut self.ops) {
+        let outbox = self.out.get_or_insert_with(Box::default);
+        while let Some(out) = state.poll_outgoing(&client_id, now_ms, &mut outbox.ops) {
             let transmit = match out {
                 Outgoing::Publish { delivery, packet_id, dup } => {
                     // A packet larger than the client accepts is discarded as if delivered
                     // [MQTT-3.1.2-25].
                     if limited && delivery.encoded_len(protocol, now_ms).map_or(true, |n| n > max) {
                         if delivery.qos != QoS::AtMostOnce {
-                            state.abandon(&client_id, packet_id, &mut self.ops);
+                            state.abandon(&client_id, packet_id, &mut outbox.ops);
                         }
                         tracing::debug!(%client_id, "dropping a message larger than the client's maximum packet size");
                         continue;
@@ -392,7 +409,7 @@ impl Connection {
                         // iot:Receive denied: the message is not delivered, and the client is
                         // not told (AWS IoT Core).
                         if delivery.qos != QoS::AtMostOnce {
-                            state.abandon(&client_id, packet_id, &mut self.ops);
+                            state.abandon(&client_id, packet_id, &mut outbox.ops);
                         }
                         tracing::debug!(%client_id, topic = %delivery.message.topic, "iot:Receive denied");
                         continue;
@@ -403,7 +420,7 @@ impl Connection {
                     Transmit::Packet(Box::new(Packet::PubRel(PubAck::success(packet_id))))
                 }
             };
-            self.transmit.push_back(transmit);
+            outbox.transmit.push_back(transmit);
         }
         // Under the session lock, after draining: a later enqueue wakes this connection again.
         if let Some(active) = self.active.as_ref() {
@@ -433,12 +450,12 @@ impl Connection {
         {
             self.send(Packet::Disconnect(Disconnect::new(code)));
         }
-        tracing::info!(client_id = %active.client_id, reason = reason.lifecycle_name(), "client disconnected");
+        tracing::info!(client_id = %active.client_id(), reason = reason.lifecycle_name(), "client disconnected");
         let mut delayed = None;
         if let Some((topic, will)) = active.will.take().filter(|_| reason.sends_will()).map(|w| *w)
         {
             let delay = will.properties.will_delay_interval.unwrap_or(0).min(active.connect_expiry);
-            let message = will_message(topic, will, &active.client_id, now_ms);
+            let message = will_message(topic, will, active.client_id(), now_ms);
             if delay == 0 {
                 self.broker.publish(message, now_ms);
             } else {
@@ -452,7 +469,6 @@ impl Connection {
         self.flush_ops();
         self.broker.disconnect(&active.session, &active.link, now_ms);
         if active.events.is_some() {
-            self.broker.versions().seen(&active.client_id, now_ms);
             let by_client = matches!(
                 reason,
                 CloseReason::ClientDisconnect | CloseReason::ClientDisconnectWithWill
@@ -473,15 +489,19 @@ impl Connection {
 
     fn session(&self) -> Result<(Arc<SessionHandle>, Arc<str>), CloseReason> {
         let active = self.active()?;
-        Ok((Arc::clone(&active.session), Arc::clone(&active.client_id)))
+        Ok((Arc::clone(&active.session), Arc::clone(active.client_id())))
+    }
+
+    fn out(&mut self) -> &mut Outbox {
+        self.out.get_or_insert_with(Box::default)
     }
 
     fn send(&mut self, packet: Packet) {
-        self.transmit.push_back(Transmit::Packet(Box::new(packet)));
+        self.out().transmit.push_back(Transmit::Packet(Box::new(packet)));
     }
 
     fn send_after(&mut self, commit: Option<Commit>, packet: Packet) {
-        self.transmit.push_back(match commit {
+        self.out().transmit.push_back(match commit {
             Some(commit) => Transmit::AfterCommit(commit, Box::new(packet)),
             None => match packet {
                 Packet::PubAck(ack)
@@ -496,8 +516,8 @@ impl Connection {
     }
 
     fn flush_ops(&mut self) {
-        if !self.ops.is_empty() {
-            self.broker.persist(std::mem::take(&mut self.ops));
+        if let Some(out) = self.out.as_mut().filter(|out| !out.ops.is_empty()) {
+            self.broker.persist(std::mem::take(&mut out.ops));
         }
     }
 
@@ -612,7 +632,7 @@ impl Connection {
         let events =
             (config.lifecycle_events && events::has_events(&client_id)).then(|| EventIds {
                 session_identifier: events::session_identifier(),
-                version_number: NonZeroU64::new(self.broker.versions().next(&client_id, now_ms))
+                version_number: NonZeroU64::new(attached.session.lock().version.next(now_ms))
                     .unwrap_or(NonZeroU64::MIN),
             });
         if let Some(authorizer) = self.authorizer.as_mut() {
@@ -620,7 +640,6 @@ impl Connection {
         }
         self.active = Some(Active {
             protocol: connect.protocol,
-            client_id,
             session: attached.session,
             link: attached.link,
             keep_alive_ms: u32::from(keep_alive) * 1000,
@@ -679,7 +698,7 @@ impl Connection {
         close: CloseReason,
     ) -> Step {
         let active = self.active()?;
-        tracing::info!(client_id = %active.client_id, topic = publish.topic, why, "refusing PUBLISH");
+        tracing::info!(client_id = %active.client_id(), topic = publish.topic, why, "refusing PUBLISH");
         if active.protocol == ProtocolVersion::V311 {
             return Err(close);
         }
@@ -704,24 +723,24 @@ impl Connection {
         let active =
             self.active.as_mut().ok_or(CloseReason::ClientError(ReasonCode::ProtocolError))?;
         if publish.qos > config.max_qos() {
-            tracing::info!(client_id = %active.client_id, "QoS 2 PUBLISH while QoS 2 is not supported");
+            tracing::info!(client_id = %active.client_id(), "QoS 2 PUBLISH while QoS 2 is not supported");
             return Err(CloseReason::ClientError(ReasonCode::QoSNotSupported));
         }
         if publish.payload.len() > config.max_payload_size {
-            tracing::info!(client_id = %active.client_id, size = publish.payload.len(), "payload too large");
+            tracing::info!(client_id = %active.client_id(), size = publish.payload.len(), "payload too large");
             return Err(CloseReason::ClientError(ReasonCode::PacketTooLarge));
         }
         // Topic aliases (MQTT 5, client to server).
         if let Some(alias) = publish.properties.topic_alias.take() {
             if alias == 0 || alias > config.topic_alias_maximum {
-                tracing::info!(client_id = %active.client_id, alias, "topic alias out of range");
+                tracing::info!(client_id = %active.client_id(), alias, "topic alias out of range");
                 return Err(CloseReason::ClientError(ReasonCode::TopicAliasInvalid));
             }
             if publish.topic.is_empty() {
                 match active.aliases.as_ref().and_then(|aliases| aliases.get(&alias)) {
                     Some(topic) => publish.topic = topic.to_string(),
                     None => {
-                        tracing::info!(client_id = %active.client_id, alias, "unknown topic alias");
+                        tracing::info!(client_id = %active.client_id(), alias, "unknown topic alias");
                         return Err(CloseReason::ClientError(ReasonCode::ProtocolError));
                     }
                 }
@@ -769,7 +788,7 @@ impl Connection {
             );
         }
         let active = self.active()?;
-        let client_id = Arc::clone(&active.client_id);
+        let client_id = Arc::clone(active.client_id());
         let active_principal = active.principal.clone();
         if publish.qos == QoS::ExactlyOnce
             && active.session.lock().incoming_qos2.contains(&publish.packet_id)
@@ -795,7 +814,8 @@ impl Connection {
             templates: Default::default(),
         };
         let published = if self.defer {
-            let batch = self.batch.get_or_insert_with(Box::default);
+            let out = self.out.get_or_insert_with(Box::default);
+            let batch = out.batch.get_or_insert_with(Box::default);
             match self.broker.publish_deferred(message, now_ms, batch) {
                 Some(published) => published,
                 None => return Ok(()),
@@ -805,7 +825,7 @@ impl Connection {
             self.broker.publish(message, now_ms)
         };
         if published.congested.is_some() {
-            self.congested = published.congested;
+            self.out().congested = published.congested;
         }
         match publish.qos {
             QoS::AtMostOnce => {}
@@ -830,7 +850,7 @@ impl Connection {
         let (session, client_id) = self.session()?;
         let mut state = session.lock();
         if ack.reason.is_error() {
-            state.abandon(&client_id, ack.packet_id, &mut self.ops);
+            state.abandon(&client_id, ack.packet_id, &mut self.out().ops);
             return Ok(());
         }
         let known = state.handle_pubrec(ack.packet_id);
@@ -847,7 +867,7 @@ impl Connection {
         let config = self.broker.config().clone();
         let active = self.active()?;
         let v5 = active.protocol == ProtocolVersion::V5;
-        let client_id = Arc::clone(&active.client_id);
+        let client_id = Arc::clone(active.client_id());
         let session = Arc::clone(&active.session);
         if let Some(max) = config.filters_per_subscribe_limit()
             && subscribe.filters.len() > max
@@ -949,7 +969,7 @@ impl Connection {
     fn event_identity(&self, active: &Active) -> Option<ConnectionIdentity> {
         let ids = active.events?;
         Some(ConnectionIdentity {
-            client_id: Arc::clone(&active.client_id),
+            client_id: Arc::clone(active.client_id()),
             session_identifier: ids.session_identifier,
             principal_identifier: match active.principal.as_deref() {
                 Some(principal) => std::borrow::Cow::Owned(principal.to_owned()),
@@ -964,7 +984,7 @@ impl Connection {
     /// and someone would receive this one: nobody listening, nothing is built.
     fn presence_identity(&self, active: &Active, kind: &str) -> Option<ConnectionIdentity> {
         active.events?;
-        let topic = events::presence_topic(kind, &active.client_id);
+        let topic = events::presence_topic(kind, active.client_id());
         if !self.broker.has_subscribers(&topic) {
             return None;
         }

@@ -134,44 +134,73 @@ fn event(topic: &str, payload: &serde_json::Value) -> Option<Message> {
     Some(Message::new(topic, Bytes::from(body), QoS::AtLeastOnce, false))
 }
 
-/// Version numbers of client identifiers: one more for every connection, remembered for an
-/// hour after the client was last seen.
+/// A client identifier's lifecycle-event version number: one more for every connection,
+/// starting again from 1 when the client was not seen for an hour. A session keeps its
+/// client's; [`Versions`] keeps those of clients whose session ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Version {
+    number: u64,
+    /// When the client was last seen: its last connection's start while it is connected,
+    /// its last disconnection after.
+    seen_ms: u64,
+}
+
+impl Version {
+    /// The version number of a new connection.
+    pub fn next(&mut self, now_ms: u64) -> u64 {
+        if now_ms.saturating_sub(self.seen_ms) > VERSION_MEMORY_MS {
+            self.number = 0;
+        }
+        self.number += 1;
+        self.seen_ms = now_ms;
+        self.number
+    }
+
+    /// Notes that the client was seen (at disconnect), for the reset clock.
+    pub fn seen(&mut self, now_ms: u64) {
+        if self.number > 0 {
+            self.seen_ms = now_ms;
+        }
+    }
+
+    /// When the client was last seen, if it ever had a version number.
+    pub fn last_seen(&self) -> Option<u64> {
+        (self.number > 0).then_some(self.seen_ms)
+    }
+}
+
+/// The version numbers of clients whose session ended, until they connect again or are not
+/// seen for an hour. Connected clients keep theirs in their session, so an idle connection
+/// costs no entry here.
 #[derive(Debug, Default)]
 pub struct Versions {
-    by_client: Mutex<HashMap<Arc<str>, (u64, u64)>>,
+    by_client: Mutex<HashMap<Arc<str>, Version>>,
 }
 
 impl Versions {
-    /// The version number of a new connection of `client_id`.
-    pub fn next(&self, client_id: &Arc<str>, now_ms: u64) -> u64 {
-        let mut map = self.by_client.lock();
-        let entry = map.entry(Arc::clone(client_id)).or_insert((0, now_ms));
-        if now_ms.saturating_sub(entry.1) > VERSION_MEMORY_MS {
-            entry.0 = 0;
-        }
-        entry.0 += 1;
-        entry.1 = now_ms;
-        entry.0
-    }
-
-    /// Notes that `client_id` was seen (at disconnect), for the reset clock.
-    pub fn seen(&self, client_id: &str, now_ms: u64) {
-        if let Some(entry) = self.by_client.lock().get_mut(client_id) {
-            entry.1 = now_ms;
+    /// Keeps the version of `client_id`, whose session ended.
+    pub fn keep(&self, client_id: &Arc<str>, version: Version) {
+        if version.number > 0 {
+            self.by_client.lock().insert(Arc::clone(client_id), version);
         }
     }
 
-    /// When `client_id` was last seen: its last connection's start while it is connected, its
-    /// last disconnection after (if lifecycle events are on for it).
-    pub fn last_seen(&self, client_id: &str) -> Option<u64> {
-        self.by_client.lock().get(client_id).map(|(_, seen)| *seen)
+    /// Takes the version of `client_id` back for its new session (a default one if none).
+    pub fn take(&self, client_id: &str) -> Version {
+        self.by_client.lock().remove(client_id).unwrap_or_default()
+    }
+
+    /// How many clients' versions are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.by_client.lock().len()
     }
 
     /// Forgets clients not seen for an hour.
     pub fn sweep(&self, now_ms: u64) {
         self.by_client
             .lock()
-            .retain(|_, (_, seen)| now_ms.saturating_sub(*seen) <= VERSION_MEMORY_MS);
+            .retain(|_, version| now_ms.saturating_sub(version.seen_ms) <= VERSION_MEMORY_MS);
     }
 }
 
@@ -233,16 +262,38 @@ mod tests {
     }
 
     #[test]
-    fn versions_grow_per_client_and_reset_after_an_hour() {
-        let v = Versions::default();
+    fn versions_grow_per_connection_and_reset_after_an_hour() {
+        let mut v = Version::default();
+        assert_eq!(v.last_seen(), None);
+        v.seen(5);
+        assert_eq!(v.last_seen(), None, "never connected with events");
+        assert_eq!(v.next(0), 1);
+        assert_eq!(v.next(10), 2);
+        assert_eq!(v.last_seen(), Some(10));
+        v.seen(20);
+        assert_eq!(v.next(20 + VERSION_MEMORY_MS), 3);
+        v.seen(30 + VERSION_MEMORY_MS);
+        assert_eq!(v.next(31 + 2 * VERSION_MEMORY_MS), 1);
+    }
+
+    #[test]
+    fn ended_sessions_leave_their_version_for_an_hour() {
+        let versions = Versions::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
-        assert_eq!(v.next(&a, 0), 1);
-        assert_eq!(v.next(&a, 10), 2);
-        assert_eq!(v.next(&b, 10), 1);
-        v.seen("a", 20);
-        assert_eq!(v.next(&a, 20 + VERSION_MEMORY_MS + 1), 1);
-        v.sweep(21 + 2 * VERSION_MEMORY_MS + 1);
-        assert!(v.by_client.lock().is_empty());
+        let mut version = Version::default();
+        version.next(0);
+        version.next(10);
+        versions.keep(&a, version);
+        versions.keep(&b, Version::default());
+        assert_eq!(versions.by_client.lock().len(), 1, "nothing kept without a number");
+        let mut back = versions.take("a");
+        assert_eq!(back.next(20), 3);
+        assert_eq!(versions.take("a"), Version::default(), "taken once");
+        versions.keep(&a, back);
+        versions.sweep(20 + VERSION_MEMORY_MS);
+        assert_eq!(versions.by_client.lock().len(), 1);
+        versions.sweep(21 + VERSION_MEMORY_MS);
+        assert!(versions.by_client.lock().is_empty());
     }
 
     #[test]

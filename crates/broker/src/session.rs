@@ -192,12 +192,11 @@ pub struct SessionHandle {
     id: u64,
     client_id: Arc<str>,
     state: Mutex<SessionState>,
-    drained: Notify,
 }
 
 impl SessionHandle {
     pub(crate) fn new(id: u64, client_id: Arc<str>, state: SessionState) -> Arc<SessionHandle> {
-        Arc::new(SessionHandle { id, client_id, state: Mutex::new(state), drained: Notify::new() })
+        Arc::new(SessionHandle { id, client_id, state: Mutex::new(state) })
     }
 
     /// A process-unique identity of this session (a clean start makes a new one).
@@ -219,19 +218,22 @@ impl SessionHandle {
     /// offline. Publishers wait here (bounded by a timeout of their own) instead of letting a
     /// slow subscriber's queue grow: back-pressure instead of loss.
     pub async fn drained(&self) {
-        let notified = self.drained.notified();
+        let notify = {
+            let mut state = self.lock();
+            if !state.is_congested() {
+                return;
+            }
+            // Kept with the queue, which a congested session has: idle sessions hold none.
+            Arc::clone(state.traffic().drained.get_or_insert_with(Default::default))
+        };
+        let notified = notify.notified();
         tokio::pin!(notified);
-        // Registered before the check, so a drain between the check and the wait is not lost.
+        // Registered before checking again, so a drain since the first check is not lost.
         notified.as_mut().enable();
         if !self.lock().is_congested() {
             return;
         }
         notified.await;
-    }
-
-    /// Wakes every publisher waiting on this session (it went offline: it will not drain).
-    pub(crate) fn wake_publishers(&self) {
-        self.drained.notify_waiters();
     }
 
     /// Called by the attached connection after it took deliveries from the queue: wakes
@@ -241,8 +243,11 @@ impl SessionHandle {
         if state.is_pressed() && !state.is_congested() {
             state.pressed = false;
             state.slow = false;
+            let notify = state.drained();
             drop(state);
-            self.drained.notify_waiters();
+            if let Some(notify) = notify {
+                notify.notify_waiters();
+            }
         }
     }
 }
@@ -264,6 +269,8 @@ pub struct SessionState {
     pub max_inflight: u16,
     /// Packet identifiers of QoS 2 publishes received and not yet released.
     pub incoming_qos2: BTreeSet<u16>,
+    /// The client's lifecycle-event version number.
+    pub version: crate::events::Version,
     /// `None` while nothing is queued or in flight: an idle session stays small.
     traffic: Option<Box<Traffic>>,
     next_packet_id: u16,
@@ -281,11 +288,17 @@ struct Traffic {
     inflight: BTreeMap<u16, (Delivery, InflightPhase)>,
     /// Packet identifiers to send again first after a resume.
     resend: VecDeque<u16>,
+    /// What publishers waiting for the queue to drain wait on; made by the first of them.
+    drained: Option<Arc<Notify>>,
 }
 
 impl Traffic {
+    /// Whether nothing is queued, in flight or waited for.
     fn is_empty(&self) -> bool {
-        self.queue.is_empty() && self.inflight.is_empty() && self.resend.is_empty()
+        self.queue.is_empty()
+            && self.inflight.is_empty()
+            && self.resend.is_empty()
+            && self.drained.as_ref().is_none_or(|notify| Arc::strong_count(notify) == 1)
     }
 }
 
@@ -300,6 +313,7 @@ impl SessionState {
             disconnected_at_ms: None,
             max_inflight: 100,
             incoming_qos2: BTreeSet::new(),
+            version: Default::default(),
             traffic: None,
             next_packet_id: 1,
             next_seq: 1,
@@ -342,6 +356,18 @@ impl SessionState {
     /// The queues, made on first use.
     fn traffic(&mut self) -> &mut Traffic {
         self.traffic.get_or_insert_with(Box::default)
+    }
+
+    /// Wakes every publisher waiting on this session (it went offline: it will not drain).
+    pub(crate) fn wake_publishers(&self) {
+        if let Some(notify) = self.drained() {
+            notify.notify_waiters();
+        }
+    }
+
+    /// What publishers waiting for this session wait on, if one ever waited.
+    fn drained(&self) -> Option<Arc<Notify>> {
+        self.traffic.as_ref()?.drained.clone()
     }
 
     /// Gives back the memory of an idle session's empty queues.
