@@ -10,8 +10,9 @@
 //! - the socket becoming readable (or closed): the lot's epoll reports it;
 //! - the router or a close request: the session's [`Link`] holds the cell's waker
 //!   ([`Link::park`]);
-//! - the keep-alive deadline or shutdown: the lot keeps deadlines in order and wakes what
-//!   falls due, and everything at shutdown.
+//! - the keep-alive deadline or shutdown: the lot keeps each connection's deadline beside it,
+//!   sweeps for what fell due whenever the earliest one passes (at most every
+//!   [`SWEEP_INTERVAL_MS`]), and wakes everything at shutdown.
 //!
 //! A wake takes the state out of the cell, so the connection runs on at most one task; later
 //! wakes of the same cell find it empty and do nothing. The resumed task takes the socket out
@@ -21,11 +22,10 @@
 //! [`Link`]: ferrocore_broker::Link
 //! [`Link::park`]: ferrocore_broker::Link::park
 
-use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Wake, Waker};
 use std::time::Duration;
 
@@ -65,11 +65,9 @@ pub(crate) async fn serve_parking(mut driver: Driver<TcpStream>, ctx: Arc<TcpSha
 /// A parked connection.
 struct Parked {
     socket: std::net::TcpStream,
+    /// Its slot in the lot.
+    slot: u32,
     parts: Parts,
-    /// Its token in the lot.
-    id: u64,
-    /// Its keep-alive deadline (ms since the epoch; `u64::MAX` for none).
-    deadline: u64,
     /// Keeps the listener's tracker waiting for this connection.
     _tracked: TaskTrackerToken,
 }
@@ -95,9 +93,9 @@ impl Wake for Cell {
 }
 
 async fn resume(parked: Parked, ctx: Arc<TcpShared>) {
-    let Parked { socket, parts, id, deadline, _tracked } = parked;
+    let Parked { socket, slot, parts, _tracked } = parked;
     if let Some(lot) = &ctx.lot {
-        lot.remove(id, deadline, &socket);
+        lot.remove(slot, socket.as_raw_fd());
     }
     if let Some(link) = parts.connection.link() {
         link.unpark();
@@ -128,16 +126,17 @@ fn park(driver: Driver<TcpStream>, ctx: &Arc<TcpShared>) -> Option<Driver<TcpStr
             return None;
         }
     };
-    let id = lot.next_id();
     let cell = Arc::new(Cell { parked: Mutex::new(None), ctx: Arc::clone(ctx) });
     let waker = Waker::from(Arc::clone(&cell));
     // The cell stays locked until every registration is made, so that a wake arriving
     // meanwhile (from another thread) waits and then finds the connection in place.
-    let mut slot = cell.parked.lock();
-    let parked = slot.insert(Parked { socket, parts, id, deadline, _tracked: ctx.tracker.token() });
-    let registered = lot.insert(id, deadline, &cell, &parked.socket);
-    if let Err(error) = &registered {
-        tracing::warn!(%error, "could not park an idle connection");
+    let mut place = cell.parked.lock();
+    let fd = socket.as_raw_fd();
+    let parked = place.insert(Parked { socket, slot: 0, parts, _tracked: ctx.tracker.token() });
+    let registered = lot.insert(deadline, &cell, fd);
+    match registered {
+        Ok(slot) => parked.slot = slot,
+        Err(ref error) => tracing::warn!(%error, "could not park an idle connection"),
     }
     let parked_ok = registered.is_ok() && link.park(&waker);
     if parked_ok && !ctx.shared.shutdown.is_cancelled() {
@@ -145,9 +144,9 @@ fn park(driver: Driver<TcpStream>, ctx: &Arc<TcpShared>) -> Option<Driver<TcpStr
     }
     // Work came first, or the lot may have woken everything already: run it now.
     link.unpark();
-    let parked = slot.take()?;
+    let parked = place.take()?;
     if registered.is_ok() {
-        lot.remove(parked.id, parked.deadline, &parked.socket);
+        lot.remove(parked.slot, fd);
     }
     match TcpStream::from_std(parked.socket) {
         Ok(stream) => Some(Driver::from_parts(stream, parked.parts)),
@@ -159,9 +158,10 @@ fn park(driver: Driver<TcpStream>, ctx: &Arc<TcpShared>) -> Option<Driver<TcpStr
     }
 }
 
-/// One listener's parked connections: their sockets in an epoll set of the lot's own, their
-/// cells by token, and their keep-alive deadlines in order. A thread of its own waits on the
-/// set (with a timeout at the earliest deadline) and wakes what is ready or due.
+/// One listener's parked connections: their sockets in an epoll set of the lot's own, and
+/// their cells with their keep-alive deadlines in slots (a slot's number is its socket's token).
+/// A thread of its own waits on the set, with a timeout at the earliest deadline, and wakes
+/// what is ready or due.
 #[derive(Debug, Clone)]
 pub(crate) struct Lot {
     inner: Arc<LotInner>,
@@ -173,7 +173,6 @@ struct LotInner {
     interrupt: mio::Waker,
     stopped: AtomicBool,
     state: Mutex<LotState>,
-    next: AtomicU64,
 }
 
 impl std::fmt::Debug for LotInner {
@@ -182,12 +181,63 @@ impl std::fmt::Debug for LotInner {
     }
 }
 
-#[derive(Default)]
 struct LotState {
-    cells: HashMap<u64, Arc<Cell>>,
-    /// (deadline, id); connections without a keep-alive are not here.
-    deadlines: BTreeSet<(u64, u64)>,
+    /// Parked connections by slot; a freed slot is reused. 16 bytes a connection, where a map
+    /// by token and an ordered set of deadlines took about 70.
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    /// How many slots are taken.
+    len: usize,
+    /// No deadline in `slots` is earlier (`u64::MAX`: none). It may be earlier than every
+    /// deadline left once a connection has gone; a sweep then finds nothing due and corrects it.
+    earliest: u64,
+    /// When the thread last swept for deadlines that fell due.
+    swept: u64,
 }
+
+impl Default for LotState {
+    fn default() -> Self {
+        LotState { slots: Vec::new(), free: Vec::new(), len: 0, earliest: u64::MAX, swept: 0 }
+    }
+}
+
+/// A parked connection in the lot.
+struct Slot {
+    cell: Arc<Cell>,
+    /// Its keep-alive deadline (ms since the epoch; `u64::MAX` for none).
+    deadline: u64,
+}
+
+impl LotState {
+    /// When the thread should next look at deadlines, if any is set.
+    fn next_sweep(&self) -> Option<u64> {
+        (self.earliest != u64::MAX)
+            .then(|| self.earliest.max(self.swept.saturating_add(SWEEP_INTERVAL_MS)))
+    }
+
+    /// The cells whose deadline is at or before `now`, at most once per
+    /// [`SWEEP_INTERVAL_MS`]; `earliest` becomes the first deadline not yet due. One pass over
+    /// the slots, so that the lot keeps no ordered structure per connection.
+    fn sweep(&mut self, now: u64, woken: &mut Vec<Arc<Cell>>) {
+        if self.next_sweep().is_none_or(|at| now < at) {
+            return;
+        }
+        self.swept = now;
+        let mut earliest = u64::MAX;
+        for slot in self.slots.iter().flatten() {
+            if slot.deadline <= now {
+                woken.push(Arc::clone(&slot.cell));
+            } else {
+                earliest = earliest.min(slot.deadline);
+            }
+        }
+        self.earliest = earliest;
+    }
+}
+
+/// The finest the lot's keep-alive deadlines are kept: a connection past its deadline is woken
+/// (and closed) at most this much late. MQTT gives a client one and a half keep-alives.
+const SWEEP_INTERVAL_MS: u64 = 100;
 
 /// How many readiness events the lot takes per epoll call.
 const EVENTS: usize = 1024;
@@ -206,7 +256,6 @@ impl Lot {
             interrupt,
             stopped: AtomicBool::new(false),
             state: Mutex::new(LotState::default()),
-            next: AtomicU64::new(0),
         });
         let waiting = Arc::clone(&inner);
         std::thread::Builder::new()
@@ -223,52 +272,69 @@ impl Lot {
         Ok(Lot { inner })
     }
 
-    fn next_id(&self) -> u64 {
-        self.inner.next.fetch_add(1, Ordering::Relaxed)
-    }
-
-    fn insert(
-        &self,
-        id: u64,
-        deadline: u64,
-        cell: &Arc<Cell>,
-        socket: &std::net::TcpStream,
-    ) -> io::Result<()> {
-        let sooner = {
+    /// Puts `cell` in a slot with its `deadline` and registers its socket `fd` for
+    /// readability under the slot's number. Returns the slot.
+    fn insert(&self, deadline: u64, cell: &Arc<Cell>, fd: RawFd) -> io::Result<u32> {
+        let (slot, sooner) = {
             let mut state = self.inner.state.lock();
-            state.cells.insert(id, Arc::clone(cell));
-            deadline != u64::MAX && {
-                state.deadlines.insert((deadline, id));
-                state.deadlines.first() == Some(&(deadline, id))
+            let entry = Some(Slot { cell: Arc::clone(cell), deadline });
+            let slot = match state.free.pop() {
+                Some(slot) => {
+                    state.slots[slot as usize] = entry;
+                    slot
+                }
+                None => {
+                    let slot = u32::try_from(state.slots.len())
+                        .map_err(|_| io::Error::other("the parking lot is full"))?;
+                    state.slots.push(entry);
+                    slot
+                }
+            };
+            state.len += 1;
+            let sooner = deadline < state.earliest;
+            if sooner {
+                state.earliest = deadline;
             }
+            (slot, sooner)
         };
-        let fd = socket.as_raw_fd();
-        let token = mio::Token(id as usize);
+        let token = mio::Token(slot as usize);
         let mut registered =
             self.inner.registry.register(&mut SourceFd(&fd), token, mio::Interest::READABLE);
         if registered.is_ok() && sooner {
             registered = self.inner.interrupt.wake();
         }
-        if registered.is_err() {
-            self.remove(id, deadline, socket);
+        match registered {
+            Ok(()) => Ok(slot),
+            Err(error) => {
+                self.remove(slot, fd);
+                Err(error)
+            }
         }
-        registered
     }
 
-    fn remove(&self, id: u64, deadline: u64, socket: &std::net::TcpStream) {
-        let fd = socket.as_raw_fd();
+    /// Takes the connection in `slot`, whose socket is `fd`, out of the lot.
+    fn remove(&self, slot: u32, fd: RawFd) {
         if let Err(error) = self.inner.registry.deregister(&mut SourceFd(&fd)) {
             tracing::debug!(%error, "parked socket was not registered");
         }
         let mut state = self.inner.state.lock();
-        state.cells.remove(&id);
-        state.deadlines.remove(&(deadline, id));
+        // Empty after shutdown, which emptied every slot at once.
+        if state.slots.get_mut(slot as usize).and_then(Option::take).is_some() {
+            state.free.push(slot);
+            state.len -= 1;
+        }
+    }
+
+    /// How many slots there are, taken or free.
+    #[cfg(test)]
+    pub(crate) fn slots(&self) -> usize {
+        self.inner.state.lock().slots.len()
     }
 
     /// How many connections are parked.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.inner.state.lock().cells.len()
+        self.inner.state.lock().len
     }
 }
 
@@ -276,7 +342,7 @@ impl Lot {
 fn run_lot(lot: &LotInner, mut poll: mio::Poll) {
     let mut events = mio::Events::with_capacity(EVENTS);
     loop {
-        let next = lot.state.lock().deadlines.first().map(|(deadline, _)| *deadline);
+        let next = lot.state.lock().next_sweep();
         let timeout = next.map(|ms| Duration::from_millis(ms.saturating_sub(now_ms())));
         if let Err(error) = poll.poll(&mut events, timeout) {
             if error.kind() == io::ErrorKind::Interrupted {
@@ -289,17 +355,18 @@ fn run_lot(lot: &LotInner, mut poll: mio::Poll) {
         let woken: Vec<Arc<Cell>> = {
             let mut state = lot.state.lock();
             if lot.stopped.load(Ordering::SeqCst) {
-                state.deadlines.clear();
-                std::mem::take(&mut state.cells).into_values().collect()
+                let all = std::mem::take(&mut *state);
+                all.slots.into_iter().flatten().map(|slot| slot.cell).collect()
             } else {
+                // A token whose connection left and whose slot was taken again wakes the new
+                // one for nothing: it finds no bytes and parks again.
                 let mut woken: Vec<Arc<Cell>> = events
                     .iter()
                     .filter(|event| event.token() != INTERRUPT)
-                    .filter_map(|event| state.cells.get(&(event.token().0 as u64)).cloned())
+                    .filter_map(|event| state.slots.get(event.token().0)?.as_ref())
+                    .map(|slot| Arc::clone(&slot.cell))
                     .collect();
-                let later = state.deadlines.split_off(&(now_ms().saturating_add(1), 0));
-                let due = std::mem::replace(&mut state.deadlines, later);
-                woken.extend(due.iter().filter_map(|(_, id)| state.cells.get(id).cloned()));
+                state.sweep(now_ms(), &mut woken);
                 woken
             }
         };
@@ -437,5 +504,32 @@ mod tests {
         let stopped = tokio::time::timeout(Duration::from_secs(10), ctx.tracker.wait());
         stopped.await.expect("every connection ended, parked ones too");
         assert_eq!(parked(&ctx), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slots_of_connections_that_left_are_taken_again() {
+        let (addr, ctx) = listener().await;
+        let mut first = Vec::new();
+        for id in [b'a', b'b', b'c'] {
+            first.push(client(addr, id, 60).await);
+        }
+        wait_parked(&ctx, 3).await;
+        // Two leave (DISCONNECT wakes them; they close and give their slots back).
+        for stream in &mut first[..2] {
+            stream.write_all(&[0xE0, 0]).await.unwrap();
+            expect_closed(stream).await;
+        }
+        wait_parked(&ctx, 1).await;
+        let mut second = Vec::new();
+        for id in [b'd', b'e'] {
+            second.push(client(addr, id, 60).await);
+        }
+        wait_parked(&ctx, 3).await;
+        assert_eq!(ctx.lot.as_ref().unwrap().slots(), 3, "no new slots while old ones are free");
+        // Each slot's socket still wakes its own connection.
+        for stream in second.iter_mut().chain(&mut first[2..]) {
+            stream.write_all(&[0xC0, 0]).await.unwrap();
+            expect(stream, &[0xD0, 0]).await;
+        }
     }
 }
