@@ -5,7 +5,7 @@
 //! the retained set are never held while a session is locked: routing collects its targets
 //! under the trie's read lock, releases it, then locks each target session in turn.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,7 +18,7 @@ use crate::config::BrokerConfig;
 use crate::message::{Delivery, Message};
 use crate::persist::{self, StoredSession};
 use crate::retained::RetainedSet;
-use crate::session::{Link, SessionHandle, SessionState, Subscription};
+use crate::session::{Link, LinkDetails, SessionHandle, SessionMap, SessionState, Subscription};
 use crate::trie::SubscriptionTree;
 
 /// A subscriber as the trie holds it.
@@ -50,6 +50,8 @@ pub struct ConnectRequest {
     pub protocol: ProtocolVersion,
     /// How many QoS 1/2 deliveries may be in flight to the client.
     pub max_inflight: u16,
+    /// What the connection tells about itself (GetConnection); `None` for internal clients.
+    pub details: Option<LinkDetails>,
 }
 
 /// A connection attached to its session.
@@ -199,7 +201,7 @@ pub struct Broker {
 struct Inner {
     config: BrokerConfig,
     store: Option<Store>,
-    sessions: Mutex<HashMap<Arc<str>, Arc<SessionHandle>>>,
+    sessions: Mutex<SessionMap>,
     subscriptions: RwLock<SubscriptionTree<u64, Target>>,
     retained: RwLock<RetainedSet>,
     next_session_id: AtomicU64,
@@ -215,7 +217,7 @@ impl Broker {
             inner: Arc::new(Inner {
                 config,
                 store,
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(SessionMap::default()),
                 subscriptions: RwLock::new(SubscriptionTree::new()),
                 retained: RwLock::new(RetainedSet::new()),
                 next_session_id: AtomicU64::new(1),
@@ -285,7 +287,7 @@ impl Broker {
             // A session that was online when the process stopped counts as disconnected now.
             let since =
                 if stored.disconnected_at_ms == 0 { now_ms } else { stored.disconnected_at_ms };
-            state.disconnected_at_ms = Some(since);
+            state.set_disconnected_at(since);
             let client_id: Arc<str> = Arc::from(row.client_id.as_str());
             let mut subscriptions = Vec::new();
             for (filter, blob) in row.subscriptions {
@@ -325,7 +327,7 @@ impl Broker {
                     );
                 }
             }
-            self.inner.sessions.lock().insert(client_id, session);
+            self.inner.sessions.lock().insert(session);
             restored.sessions += 1;
         }
         self.expire_sessions(now_ms);
@@ -335,7 +337,7 @@ impl Broker {
     /// Attaches a new connection to its session: resumes the existing one unless a clean
     /// start is asked for, and closes any connection that held it (session takeover).
     pub fn connect(&self, request: ConnectRequest) -> Attached {
-        let link = Link::new();
+        let link = Link::with_details(request.details);
         let mut ops = Vec::new();
         let mut sessions = self.inner.sessions.lock();
         let existing = sessions.get(&request.client_id).cloned();
@@ -390,7 +392,7 @@ impl Broker {
         if request.expiry_interval > 0 {
             ops.push(self.session_op(&session, &session.lock()));
         }
-        sessions.insert(request.client_id, Arc::clone(&session));
+        sessions.insert(Arc::clone(&session));
         drop(sessions);
         Attached { session, link, session_present: false, commit: self.persist(ops) }
     }
@@ -399,7 +401,7 @@ impl Broker {
         let stored = StoredSession {
             protocol: state.protocol,
             expiry_interval: state.expiry_interval,
-            disconnected_at_ms: state.disconnected_at_ms.unwrap_or(0),
+            disconnected_at_ms: state.disconnected_at_ms().unwrap_or(0),
         };
         Op::PutSession {
             client_id: session.client_id().to_string(),
@@ -436,7 +438,7 @@ impl Broker {
         let mut ended = 0;
         for session in candidates {
             let expired = |state: &SessionState| {
-                state.disconnected_at_ms.is_some_and(|at| {
+                state.disconnected_at_ms().is_some_and(|at| {
                     at.saturating_add(u64::from(state.expiry_interval) * 1000) <= now_ms
                 })
             };
@@ -766,12 +768,12 @@ impl Broker {
         let details = state.link.as_ref().and_then(|link| link.details());
         Some(ClientInfo {
             client_id: Arc::clone(session.client_id()),
-            peer: details.and_then(|d| d.peer),
-            keep_alive: details.map(|d| d.keep_alive),
+            peer: details.and_then(|d| d.peer()),
+            keep_alive: details.map(|d| d.keep_alive()),
             connected: state.is_online(),
             protocol: state.protocol,
             session_expiry: state.expiry_interval,
-            disconnected_at_ms: state.disconnected_at_ms,
+            disconnected_at_ms: state.disconnected_at_ms(),
             connected_at_ms: if state.is_online() { state.version.last_seen() } else { None },
         })
     }
@@ -984,6 +986,7 @@ mod retained_read_tests {
             expiry_interval: 0,
             protocol: ProtocolVersion::V5,
             max_inflight: 10,
+            details: None,
         });
         let parsed = SharedFilter::parse("$aws/rules/r1/#").unwrap();
         let sub = Subscription { options: Default::default(), id: None };
@@ -1012,13 +1015,18 @@ mod connection_api_tests {
     use super::*;
 
     fn connect(broker: &Broker, client_id: &str, expiry: u32) -> Attached {
-        broker.connect(ConnectRequest {
+        broker.connect(request(client_id, expiry))
+    }
+
+    fn request(client_id: &str, expiry: u32) -> ConnectRequest {
+        ConnectRequest {
             client_id: Arc::from(client_id),
             clean_start: true,
             expiry_interval: expiry,
             protocol: ProtocolVersion::V5,
             max_inflight: 10,
-        })
+            details: None,
+        }
     }
 
     fn subscribe(broker: &Broker, attached: &Attached, filter: &str, qos: QoS) {
@@ -1055,6 +1063,7 @@ mod connection_api_tests {
             expiry_interval: 3600,
             protocol: ProtocolVersion::V5,
             max_inflight: 10,
+            details: None,
         });
         assert_eq!(next(&resumed, 50), 4);
         assert_eq!(broker.client_info("c1").unwrap().connected_at_ms, Some(50));
@@ -1065,11 +1074,13 @@ mod connection_api_tests {
         let broker = Broker::new(BrokerConfig::default(), None);
         assert_eq!(broker.client_info("nobody"), None);
         assert_eq!(broker.client_subscriptions("nobody"), None);
-        let attached = connect(&broker, "c1", 3600);
+        let attached = broker.connect(ConnectRequest {
+            details: Some(LinkDetails::new("127.0.0.1:4242".parse().ok(), 30)),
+            ..request("c1", 3600)
+        });
         subscribe(&broker, &attached, "b/#", QoS::AtLeastOnce);
         subscribe(&broker, &attached, "a/+", QoS::AtMostOnce);
         let peer = "127.0.0.1:4242".parse().ok();
-        attached.link.set_details(crate::session::LinkDetails { peer, keep_alive: 30 });
         let info = broker.client_info("c1").unwrap();
         assert!(info.connected);
         assert_eq!((info.peer, info.keep_alive), (peer, Some(30)));

@@ -54,6 +54,47 @@ impl CloseReason {
         }
     }
 
+    /// The reason as a non-zero number, for keeping in an atomic; [`CloseReason::from_bits`]
+    /// reads it back.
+    pub(crate) fn to_bits(self) -> u16 {
+        let (kind, code): (u8, u8) = match self {
+            CloseReason::ClientDisconnect => (1, 0),
+            CloseReason::ClientDisconnectWithWill => (2, 0),
+            CloseReason::ConnectionLost => (3, 0),
+            CloseReason::KeepAliveTimeout => (4, 0),
+            CloseReason::TakenOver => (5, 0),
+            CloseReason::ClientError(code) => (6, code.value()),
+            CloseReason::Forbidden(code) => (7, code.value()),
+            CloseReason::Throttled(code) => (8, code.value()),
+            CloseReason::ServerShutdown => (9, 0),
+            CloseReason::Administrative => (10, 0),
+            CloseReason::AdministrativeWithoutWill => (11, 0),
+            CloseReason::ServerError => (12, 0),
+        };
+        u16::from(kind) << 8 | u16::from(code)
+    }
+
+    /// Reads back [`CloseReason::to_bits`]; `None` for 0 (no reason) or anything else.
+    pub(crate) fn from_bits(bits: u16) -> Option<CloseReason> {
+        let [kind, code] = bits.to_be_bytes();
+        let code = || ReasonCode::from_u8(code);
+        Some(match kind {
+            1 => CloseReason::ClientDisconnect,
+            2 => CloseReason::ClientDisconnectWithWill,
+            3 => CloseReason::ConnectionLost,
+            4 => CloseReason::KeepAliveTimeout,
+            5 => CloseReason::TakenOver,
+            6 => CloseReason::ClientError(code()?),
+            7 => CloseReason::Forbidden(code()?),
+            8 => CloseReason::Throttled(code()?),
+            9 => CloseReason::ServerShutdown,
+            10 => CloseReason::Administrative,
+            11 => CloseReason::AdministrativeWithoutWill,
+            12 => CloseReason::ServerError,
+            _ => return None,
+        })
+    }
+
     /// Whether the will message is published (AWS: every non-graceful disconnect).
     pub fn sends_will(self) -> bool {
         !matches!(self, CloseReason::ClientDisconnect | CloseReason::AdministrativeWithoutWill)
@@ -76,5 +117,38 @@ impl CloseReason {
             }
             CloseReason::ServerError => Some(ReasonCode::ImplementationSpecificError),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_survives_its_bits() {
+        let mut reasons = vec![
+            CloseReason::ClientDisconnect,
+            CloseReason::ClientDisconnectWithWill,
+            CloseReason::ConnectionLost,
+            CloseReason::KeepAliveTimeout,
+            CloseReason::TakenOver,
+            CloseReason::ServerShutdown,
+            CloseReason::Administrative,
+            CloseReason::AdministrativeWithoutWill,
+            CloseReason::ServerError,
+        ];
+        for code in (0..=u8::MAX).filter_map(ReasonCode::from_u8) {
+            reasons.extend([
+                CloseReason::ClientError(code),
+                CloseReason::Forbidden(code),
+                CloseReason::Throttled(code),
+            ]);
+        }
+        for reason in reasons {
+            assert_ne!(reason.to_bits(), 0);
+            assert_eq!(CloseReason::from_bits(reason.to_bits()), Some(reason), "{reason:?}");
+        }
+        assert_eq!(CloseReason::from_bits(0), None);
+        assert_eq!(CloseReason::from_bits(0xff00), None);
     }
 }

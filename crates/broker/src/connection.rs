@@ -30,7 +30,7 @@ use crate::close::CloseReason;
 use crate::events::{self, ConnectionIdentity};
 use crate::limits::{check_topic, client_may_publish};
 use crate::message::{Delivery, Message};
-use crate::session::{Link, Outgoing, SessionHandle, Subscription};
+use crate::session::{Link, LinkDetails, Outgoing, SessionHandle, Subscription};
 
 /// A packet to write, possibly only after a store commit. Kept small (the common cases
 /// inline, the rest boxed): one is queued per packet on the hot path.
@@ -337,7 +337,7 @@ impl Connection {
             Packet::PubRec(ack) => self.handle_pubrec(ack),
             Packet::PubRel(ack) => {
                 let active = self.active()?;
-                let known = active.session.lock().incoming_qos2.remove(&ack.packet_id);
+                let known = active.session.lock().release_qos2(ack.packet_id);
                 let mut comp = PubAck::success(ack.packet_id);
                 if !known {
                     comp.reason = ReasonCode::PacketIdentifierNotFound;
@@ -604,6 +604,7 @@ impl Connection {
             expiry_interval: expiry,
             protocol: connect.protocol,
             max_inflight,
+            details: Some(LinkDetails::new(self.peer, keep_alive)),
         });
         let mut properties = ConnAckProperties::default();
         if v5 {
@@ -791,7 +792,7 @@ impl Connection {
         let client_id = Arc::clone(active.client_id());
         let active_principal = active.principal.clone();
         if publish.qos == QoS::ExactlyOnce
-            && active.session.lock().incoming_qos2.contains(&publish.packet_id)
+            && active.session.lock().has_received_qos2(publish.packet_id)
         {
             // A resent QoS 2 PUBLISH that was already routed: acknowledge again, route once.
             self.send(Packet::PubRec(PubAck::success(publish.packet_id)));
@@ -836,7 +837,7 @@ impl Connection {
                 );
             }
             QoS::ExactlyOnce => {
-                self.active()?.session.lock().incoming_qos2.insert(publish.packet_id);
+                self.active()?.session.lock().receive_qos2(publish.packet_id);
                 self.send_after(
                     published.commit,
                     Packet::PubRec(PubAck::success(publish.packet_id)),

@@ -137,9 +137,12 @@ fn event(topic: &str, payload: &serde_json::Value) -> Option<Message> {
 /// A client identifier's lifecycle-event version number: one more for every connection,
 /// starting again from 1 when the client was not seen for an hour. A session keeps its
 /// client's; [`Versions`] keeps those of clients whose session ended.
+///
+/// Packed to 4-byte alignment: 12 bytes instead of 16 in every session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub struct Version {
-    number: u64,
+    number: u32,
     /// When the client was last seen: its last connection's start while it is connected,
     /// its last disconnection after.
     seen_ms: u64,
@@ -151,9 +154,9 @@ impl Version {
         if now_ms.saturating_sub(self.seen_ms) > VERSION_MEMORY_MS {
             self.number = 0;
         }
-        self.number += 1;
+        self.number = self.number.saturating_add(1);
         self.seen_ms = now_ms;
-        self.number
+        u64::from(self.number)
     }
 
     /// Notes that the client was seen (at disconnect), for the reset clock.

@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferrocore_broker::{
-    Authorize, Broker, CloseReason, Connection, DelayedWill, LinkDetails, SessionHandle, Transmit,
-    now_ms,
+    Authorize, Broker, CloseReason, Connection, DelayedWill, SessionHandle, Transmit, now_ms,
 };
 use ferrocore_mqtt::{Decoder, Packet, ProtocolVersion, PubAck};
 use ferrocore_store::Commit;
@@ -143,12 +142,6 @@ where
         }
         if link.is_none() {
             link = driver.connection.link();
-            if let Some(link) = &link {
-                // For GetConnection: what only the driver knows.
-                let asked = driver.connect_keep_alive.unwrap_or(0);
-                let keep_alive = broker.config().effective_keep_alive(asked);
-                link.set_details(LinkDetails { peer: driver.connection.peer(), keep_alive });
-            }
         }
         if congested.is_none() {
             congested = driver.connection.take_congestion();
