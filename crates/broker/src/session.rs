@@ -8,12 +8,14 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU64;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 
 use ferrocore_mqtt::{ProtocolVersion, QoS, SubscriptionOptions};
 use ferrocore_store::Op;
@@ -37,20 +39,20 @@ pub struct Subscription {
 /// attached, and how another party (a takeover, shutdown, an operator) asks it to close.
 ///
 /// A connection with a running task waits on [`Link::notified`]; an idle connection whose
-/// task ended (parked) leaves a [`Waker`] instead ([`Link::park`]), which the next wake or
-/// kick takes and wakes once.
+/// task ended (parked) leaves a [`Waker`] instead ([`Link::park`]). Either way one waker
+/// slot holds who to wake, and the next wake or kick takes it and wakes it once: a single
+/// waiter needs no wait list.
 #[derive(Debug, Default)]
 pub struct Link {
-    notify: Notify,
-    /// Who to wake while the connection is parked.
+    /// Who to wake: the task waiting in [`Link::notified`], or the parked connection.
     waker: Mutex<Option<Waker>>,
+    /// A wake or kick not yet seen by [`Link::notified`].
+    signalled: AtomicBool,
     /// The first close request ([`CloseReason::to_bits`]; 0 for none).
     kick: AtomicU16,
     /// Set by the first wake since the connection last looked: later wakes skip the
     /// notification (one per batch, not one per message).
     pending: AtomicBool,
-    /// Whether a parked waker is kept: wakes of a running connection skip the lock.
-    parked: AtomicBool,
     /// What the connection told about itself (GetConnection); `None` for internal clients.
     details: Option<LinkDetails>,
 }
@@ -101,16 +103,16 @@ impl Link {
     /// between the publisher's and the subscriber's cores.
     pub fn wake(&self) {
         if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::SeqCst) {
-            let parked = if self.parked.load(Ordering::SeqCst) { self.take_parked() } else { None };
-            self.signal(parked);
+            self.signal();
         }
     }
 
-    /// Wakes the task waiting on [`Link::notified`], or, while the connection is parked, the
-    /// parked waker; the notification is kept then for the task that resumes it.
-    fn signal(&self, parked: Option<Waker>) {
-        self.notify.notify_one();
-        if let Some(waker) = parked {
+    /// Records a signal for [`Link::notified`] and wakes whoever waits: the running task, or
+    /// the parked connection (the signal is then kept for the task that resumes it).
+    fn signal(&self) {
+        self.signalled.store(true, Ordering::SeqCst);
+        let waker = self.waker.lock().take();
+        if let Some(waker) = waker {
             waker.wake();
         }
     }
@@ -118,35 +120,21 @@ impl Link {
     /// Leaves `waker` to be woken by the next wake or kick, instead of a running task. Returns
     /// `false` (and keeps nothing) when one is already pending: the connection has work now.
     ///
-    /// A wake racing with this is not lost: [`Link::wake`] sets `pending` and then reads
-    /// `parked`, this sets `parked` and then reads `pending`, all sequentially consistent, so
-    /// at least one of them sees the other's write. A kick is recorded before it takes the
-    /// lock, which this holds while it looks for one: either this sees the kick, or the kick
-    /// finds the waker.
+    /// A wake or kick racing with this is not lost: each records itself (`pending`, `kick`)
+    /// before it takes the lock, which this holds while it looks for them: either this sees
+    /// the record, or the wake finds the waker.
     pub fn park(&self, waker: &Waker) -> bool {
         let mut parked = self.waker.lock();
-        if self.kick.load(Ordering::SeqCst) != 0 {
+        if self.kick.load(Ordering::SeqCst) != 0 || self.pending.load(Ordering::SeqCst) {
             return false;
         }
         *parked = Some(waker.clone());
-        self.parked.store(true, Ordering::SeqCst);
-        if self.pending.load(Ordering::SeqCst) {
-            *parked = None;
-            self.parked.store(false, Ordering::SeqCst);
-            return false;
-        }
         true
     }
 
     /// Forgets the parked waker: the connection runs again and waits on [`Link::notified`].
     pub fn unpark(&self) {
-        self.take_parked();
-    }
-
-    fn take_parked(&self) -> Option<Waker> {
-        let mut parked = self.waker.lock();
-        self.parked.store(false, Ordering::SeqCst);
-        parked.take()
+        drop(self.waker.lock().take());
     }
 
     /// Called by the connection with the session locked, after it took what was queued: the
@@ -158,8 +146,7 @@ impl Link {
     /// Asks the connection to close for `reason`. The first request wins.
     pub fn kick(&self, reason: CloseReason) {
         let _ = self.kick.compare_exchange(0, reason.to_bits(), Ordering::SeqCst, Ordering::SeqCst);
-        let parked = self.take_parked();
-        self.signal(parked);
+        self.signal();
     }
 
     /// The connection's details, if it told them.
@@ -172,9 +159,36 @@ impl Link {
         CloseReason::from_bits(self.kick.load(Ordering::SeqCst))
     }
 
-    /// Resolves on the next wake or kick (a wake sent while nobody waited is kept).
-    pub async fn notified(&self) {
-        self.notify.notified().await;
+    /// Resolves on the next wake or kick (one sent while nobody waited is kept). One task
+    /// waits at a time, the connection's own: a second waiter would take the first's place.
+    pub fn notified(&self) -> Notified<'_> {
+        Notified { link: self }
+    }
+}
+
+/// The future of [`Link::notified`]. Dropped before it resolves, it may leave its task's
+/// waker behind, which costs that task at most one spurious wake-up.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Notified<'a> {
+    link: &'a Link,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let link = self.link;
+        if link.signalled.swap(false, Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        *link.waker.lock() = Some(cx.waker().clone());
+        // Looked at again once the waker is in place: a signal in between took no waker
+        // (or the one before), so it is seen here.
+        if link.signalled.swap(false, Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 }
 
@@ -846,5 +860,54 @@ mod tests {
         Arc::make_mut(&mut d.message).expires_at_ms = Some(100);
         s.enqueue("c", d, &mut ops);
         assert!(s.poll_outgoing("c", 100, &mut ops).is_none());
+    }
+
+    /// Counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll(link: &Link, waker: &Waker) -> Poll<()> {
+        let mut notified = link.notified();
+        Pin::new(&mut notified).poll(&mut Context::from_waker(waker))
+    }
+
+    #[test]
+    fn a_link_keeps_a_signal_wakes_its_waiter_once_and_refuses_to_park_when_signalled() {
+        let link = Link::new();
+        let count = Arc::new(Count(Default::default()));
+        let waker = Waker::from(Arc::clone(&count));
+        // A wake before anyone waits is kept for the next wait, once.
+        link.wake();
+        assert_eq!(poll(&link, &waker), Poll::Ready(()));
+        assert_eq!(poll(&link, &waker), Poll::Pending);
+        // While one is pending, wakes are coalesced; once cleared, the waiter is woken once.
+        link.wake();
+        assert_eq!(count.0.load(Ordering::SeqCst), 0, "still pending: coalesced");
+        link.clear_wake();
+        link.wake();
+        link.wake();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(poll(&link, &waker), Poll::Ready(()));
+        // Parking with a wake pending is refused; without, the parked waker gets the next one.
+        assert!(!link.park(&waker));
+        link.clear_wake();
+        assert!(link.park(&waker));
+        link.wake();
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        // A kick wakes whoever waits and refuses any later parking.
+        link.clear_wake();
+        assert_eq!(poll(&link, &waker), Poll::Ready(()), "the parked wake's signal is kept");
+        assert_eq!(poll(&link, &waker), Poll::Pending);
+        link.kick(CloseReason::TakenOver);
+        assert_eq!(count.0.load(Ordering::SeqCst), 3);
+        assert_eq!(link.kicked(), Some(CloseReason::TakenOver));
+        link.kick(CloseReason::ServerShutdown);
+        assert_eq!(link.kicked(), Some(CloseReason::TakenOver), "the first request wins");
+        assert!(!link.park(&waker));
     }
 }
