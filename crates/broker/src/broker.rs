@@ -1057,14 +1057,7 @@ mod connection_api_tests {
         assert!(!Arc::ptr_eq(&second.session, &third.session));
         assert_eq!(next(&third, 40), 3);
         // Resumed, the same session counts on.
-        let resumed = broker.connect(ConnectRequest {
-            client_id: Arc::from("c1"),
-            clean_start: false,
-            expiry_interval: 3600,
-            protocol: ProtocolVersion::V5,
-            max_inflight: 10,
-            details: None,
-        });
+        let resumed = broker.connect(ConnectRequest { clean_start: false, ..request("c1", 3600) });
         assert_eq!(next(&resumed, 50), 4);
         assert_eq!(broker.client_info("c1").unwrap().connected_at_ms, Some(50));
     }

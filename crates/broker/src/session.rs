@@ -57,8 +57,8 @@ pub struct Link {
     details: Option<LinkDetails>,
 }
 
-/// What a connection's driver knows of it beyond the protocol: reported by the iot-data
-/// GetConnection API.
+/// What a connection tells about itself beyond the session (its address and the keep-alive
+/// in effect): reported by the iot-data GetConnection API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkDetails {
     /// The client's address, kept without an IPv6 flow label or scope: 20 bytes instead of a
@@ -477,7 +477,7 @@ impl SessionState {
 
     /// Records that the last connection ended at `now_ms` (0 is taken as 1 ms later).
     pub fn set_disconnected_at(&mut self, now_ms: u64) {
-        self.disconnected_at = Some(NonZeroU64::MIN.saturating_add(now_ms.saturating_sub(1)));
+        self.disconnected_at = Some(NonZeroU64::new(now_ms).unwrap_or(NonZeroU64::MIN));
     }
 
     /// Publishers no longer wait for this session, and it is no longer counted slow.
@@ -539,7 +539,7 @@ impl SessionState {
         }
     }
 
-    /// Deliveries dropped because the queue was full.
+    /// Deliveries dropped because the queue was full, since it was last empty.
     pub fn dropped(&self) -> u64 {
         self.traffic.as_ref().map_or(0, |t| u64::from(t.dropped))
     }
@@ -608,9 +608,8 @@ impl SessionState {
     pub fn detach(&mut self, now_ms: u64) {
         self.link = None;
         self.set_disconnected_at(now_ms);
+        self.relieve();
         if let Some(traffic) = &mut self.traffic {
-            traffic.pressed = false;
-            traffic.slow = false;
             traffic.queue.retain(|d| d.qos != QoS::AtMostOnce);
             traffic.resend.clear();
         }

@@ -228,8 +228,6 @@ pub(crate) struct Driver<S> {
     read_buf: BytesMut,
     write_buf: BytesMut,
     queue: VecDeque<Transmit>,
-    /// The keep-alive the CONNECT asked for.
-    connect_keep_alive: Option<u16>,
     /// Whether it has waited parked before.
     parked_before: bool,
 }
@@ -239,7 +237,6 @@ pub(crate) struct Driver<S> {
 pub(crate) struct Parts {
     decoder: Decoder,
     pub(crate) connection: Connection,
-    connect_keep_alive: Option<u16>,
     parked_before: bool,
 }
 
@@ -258,13 +255,13 @@ impl Parts {
 impl<S> Driver<S> {
     /// Splits an idle driver (nothing buffered) into its socket and the rest.
     pub(crate) fn into_parts(self) -> (S, Parts) {
-        let Driver { stream, decoder, connection, connect_keep_alive, .. } = self;
-        (stream, Parts { decoder, connection, connect_keep_alive, parked_before: true })
+        let Driver { stream, decoder, connection, .. } = self;
+        (stream, Parts { decoder, connection, parked_before: true })
     }
 
     /// Puts a driver back together.
     pub(crate) fn from_parts(stream: S, parts: Parts) -> Driver<S> {
-        let Parts { decoder, connection, connect_keep_alive, parked_before } = parts;
+        let Parts { decoder, connection, parked_before } = parts;
         Driver {
             stream,
             decoder,
@@ -272,7 +269,6 @@ impl<S> Driver<S> {
             read_buf: BytesMut::new(),
             write_buf: BytesMut::new(),
             queue: VecDeque::new(),
-            connect_keep_alive,
             parked_before,
         }
     }
@@ -296,7 +292,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_buf: BytesMut::new(),
             write_buf: BytesMut::new(),
             queue: VecDeque::new(),
-            connect_keep_alive: None,
             parked_before: false,
         }
     }
@@ -352,9 +347,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         loop {
             match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(packet)) => {
-                    if let Packet::Connect(connect) = &packet {
-                        self.connect_keep_alive.get_or_insert(connect.keep_alive);
-                    }
                     self.connection.handle_packet_deferred(packet, now)?;
                     // A congested subscriber pauses this client: the rest stays buffered.
                     if self.connection.is_congested() {

@@ -186,8 +186,6 @@ struct LotState {
     /// by token and an ordered set of deadlines took about 70.
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    /// How many slots are taken.
-    len: usize,
     /// No deadline in `slots` is earlier (`u64::MAX`: none). It may be earlier than every
     /// deadline left once a connection has gone; a sweep then finds nothing due and corrects it.
     earliest: u64,
@@ -197,7 +195,7 @@ struct LotState {
 
 impl Default for LotState {
     fn default() -> Self {
-        LotState { slots: Vec::new(), free: Vec::new(), len: 0, earliest: u64::MAX, swept: 0 }
+        LotState { slots: Vec::new(), free: Vec::new(), earliest: u64::MAX, swept: 0 }
     }
 }
 
@@ -290,7 +288,6 @@ impl Lot {
                     slot
                 }
             };
-            state.len += 1;
             let sooner = deadline < state.earliest;
             if sooner {
                 state.earliest = deadline;
@@ -321,7 +318,6 @@ impl Lot {
         // Empty after shutdown, which emptied every slot at once.
         if state.slots.get_mut(slot as usize).and_then(Option::take).is_some() {
             state.free.push(slot);
-            state.len -= 1;
         }
     }
 
@@ -334,7 +330,8 @@ impl Lot {
     /// How many connections are parked.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.inner.state.lock().len
+        let state = self.inner.state.lock();
+        state.slots.len() - state.free.len()
     }
 }
 

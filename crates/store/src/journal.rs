@@ -310,8 +310,8 @@ pub(crate) struct Journal {
 impl Journal {
     /// Opens the journal at `path`: replays it, counting batches up to `committed`, then
     /// rewrites it with only its live records, so that nothing torn, uncounted or dead stays.
-    /// `legacy` are messages found in the database's old `messages` table; they are written
-    /// first, so that anything the journal says about the same message wins.
+    /// `legacy` are messages found in the database's old `messages` table; they only fill in
+    /// what the journal does not hold, since anything it says about the same message is newer.
     pub(crate) fn open(
         path: PathBuf,
         committed: u64,
@@ -360,8 +360,6 @@ impl Journal {
             );
         }
         journal.file.set_len(journal.len).map_err(|e| StoreError::io(&journal.path, e))?;
-        // Messages of the database's old `messages` table fill in what the journal does not
-        // hold; anything the journal says about the same message is newer.
         let mut moved = 0usize;
         for (client_id, seq, message) in &legacy {
             let held = journal.live.get(client_id.as_str()).is_some_and(|q| q.contains_key(seq));
@@ -489,8 +487,7 @@ impl Journal {
         self.len
     }
 
-    /// Applies the written batch's changes to the index, then rewrites the file when most of
-    /// it is dead.
+    /// Applies the written batch's changes to the index.
     pub(crate) fn publish(&mut self) {
         for change in std::mem::take(&mut self.changes) {
             match change {

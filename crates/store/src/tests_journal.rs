@@ -44,6 +44,12 @@ fn commit(journal: &mut Journal) {
     journal.publish();
 }
 
+/// Puts one message in a batch of its own.
+fn put(journal: &mut Journal, client_id: &str, seq: u64, message: &[u8]) {
+    journal.stage_put(client_id, seq, message);
+    commit(journal);
+}
+
 #[test]
 fn records_round_trip() {
     let mut out = Vec::new();
@@ -108,8 +114,7 @@ fn puts_deletes_and_drops_replay_in_order() {
 fn a_torn_tail_is_ignored_and_cut_off() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"kept");
-    commit(&mut journal);
+    put(&mut journal, "a", 1, b"kept");
     let good = journal.len();
     // A crash halfway through the next append: its end record never made it.
     journal.stage_put("a", 2, b"torn");
@@ -128,8 +133,7 @@ fn a_torn_tail_is_ignored_and_cut_off() {
 fn a_batch_without_its_end_record_does_not_count() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"one");
-    commit(&mut journal);
+    put(&mut journal, "a", 1, b"one");
     let mut records = Vec::new();
     encode(&mut records, PUT, "a", Some(2), b"two");
     drop(journal);
@@ -142,13 +146,10 @@ fn a_batch_without_its_end_record_does_not_count() {
 fn corruption_stops_the_replay_at_the_damaged_record() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"first");
-    commit(&mut journal);
+    put(&mut journal, "a", 1, b"first");
     let first = journal.len();
-    journal.stage_put("a", 2, b"second");
-    commit(&mut journal);
-    journal.stage_put("a", 3, b"third");
-    commit(&mut journal);
+    put(&mut journal, "a", 2, b"second");
+    put(&mut journal, "a", 3, b"third");
     drop(journal);
     let mut bytes = std::fs::read(&f.path).unwrap();
     // Flip a byte of the second put's message.
@@ -164,8 +165,7 @@ fn corruption_stops_the_replay_at_the_damaged_record() {
 fn a_batch_counts_only_once_the_database_recorded_its_number() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"alone");
-    commit(&mut journal);
+    put(&mut journal, "a", 1, b"alone");
     // A batch with a SQL half, number 5: the database recorded it or not.
     journal.stage_put("a", 2, b"with sql");
     journal.write_staged(5, false).unwrap();
@@ -186,8 +186,7 @@ fn a_batch_counts_only_once_the_database_recorded_its_number() {
 fn a_reverted_batch_leaves_nothing_behind() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"kept");
-    commit(&mut journal);
+    put(&mut journal, "a", 1, b"kept");
     let start = journal.len();
     journal.stage_put("a", 2, b"reverted");
     journal.stage_drop("a");
@@ -197,8 +196,7 @@ fn a_reverted_batch_leaves_nothing_behind() {
     assert_eq!(std::fs::metadata(&f.path).unwrap().len(), start);
     assert_eq!(contents(&f.path, u64::MAX), [("a".into(), vec![(1, b("kept"))])]);
     // The index never saw it either.
-    journal.stage_put("a", 3, b"next");
-    commit(&mut journal);
+    put(&mut journal, "a", 3, b"next");
     drop(journal);
     let journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
     assert_eq!(contents(&f.path, 0), [("a".into(), vec![(1, b("kept")), (3, b("next"))])]);
@@ -251,8 +249,7 @@ fn a_mostly_dead_journal_is_rewritten_with_its_live_records() {
 fn legacy_rows_fill_in_what_the_journal_lacks() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"journal");
-    commit(&mut journal);
+    put(&mut journal, "a", 1, b"journal");
     drop(journal);
     let legacy = vec![("a".to_owned(), 1, b("legacy")), ("b".to_owned(), 4, b("b4"))];
     let journal = Journal::open(f.path.clone(), 0, true, DEFAULT_COMPACT_BYTES, legacy).unwrap();

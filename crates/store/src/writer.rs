@@ -206,45 +206,39 @@ impl Entry {
 }
 
 /// Applies every accepted submission of the batch, in order: queued messages to the journal,
-/// everything else in one SQL transaction. The journal's half is written (and synced) first;
-/// the transaction then records the batch's number, so the journal half counts only once the
-/// SQL half has committed (see the `journal` module).
+/// everything else in one SQL transaction (none when the batch is only queued messages). The
+/// journal's half is written (and synced) first; the transaction then records the batch's
+/// number, so the journal half counts only once the SQL half has committed (see the `journal`
+/// module).
 fn apply_batch(
     conn: &mut Connection,
     journal: &mut Journal,
     batch: &mut [Entry],
 ) -> Result<(), StoreError> {
     journal.discard_staged();
-    if !batch.iter().any(Entry::touches_sql) {
-        for entry in batch.iter() {
-            if let Entry::Ops { ops, rejected: None, .. } = entry {
-                for op in ops {
-                    stage(journal, op);
-                }
-            }
-        }
-        if journal.has_staged() {
-            let number = journal.next_batch();
-            journal.write_staged(number, true)?;
-            journal.publish();
-        }
-        return Ok(());
-    }
     // IMMEDIATE takes the write lock up front instead of upgrading halfway through.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = if batch.iter().any(Entry::touches_sql) {
+        Some(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    } else {
+        None
+    };
     for entry in batch.iter_mut() {
         match entry {
             Entry::Ops { ops, rejected: None, .. } => {
                 for op in ops.iter() {
-                    if !stage(journal, op) {
-                        apply(&tx, op)?;
+                    // Whatever the journal does not take touches SQL, so `tx` is there.
+                    if !stage(journal, op)
+                        && let Some(tx) = &tx
+                    {
+                        apply(tx, op)?;
                     }
                 }
             }
             Entry::Ops { .. } => {}
             Entry::Job { job, finish } => {
-                if let Some(job) = job.take() {
-                    let (done, usable) = job.run(&tx);
+                // A job touches SQL, so `tx` is there.
+                if let (Some(job), Some(tx)) = (job.take(), &tx) {
+                    let (done, usable) = job.run(tx);
                     *finish = Some(done);
                     usable?;
                 }
@@ -252,16 +246,19 @@ fn apply_batch(
         }
     }
     let start = journal.len();
-    let mut wrote = false;
-    if journal.has_staged() {
+    let wrote = journal.has_staged();
+    if wrote {
         let number = journal.next_batch();
-        tx.prepare_cached("UPDATE journal_state SET batch = ?1")?
-            .execute(params![seq_param(number)?])?;
+        if let Some(tx) = &tx {
+            tx.prepare_cached("UPDATE journal_state SET batch = ?1")?
+                .execute(params![seq_param(number)?])?;
+        }
         // On error the dropped transaction rolls back.
-        journal.write_staged(number, false)?;
-        wrote = true;
+        journal.write_staged(number, tx.is_none())?;
     }
-    if let Err(error) = tx.commit() {
+    if let Some(tx) = tx
+        && let Err(error) = tx.commit()
+    {
         if wrote {
             journal.revert(start);
         }
