@@ -26,6 +26,15 @@ use crate::tls::ALPN_MQTT;
 /// Connections waiting to be accepted (tokio's default for `TcpListener::bind`).
 const LISTEN_BACKLOG: u32 = 1024;
 
+/// How long the kernel may hold a new connection back from `accept` until its first bytes
+/// arrive (TCP_DEFER_ACCEPT, seconds). Everything served here speaks first (MQTT's CONNECT, a
+/// TLS ClientHello, an HTTP request), so a connection reaches the broker with work to do:
+/// one wakeup and one read, and no task for a socket that never says anything. A silent
+/// client is accepted all the same once this has passed (the kernel resends its SYN-ACK and
+/// takes the answer), and the connect timeout runs from there.
+#[cfg(target_os = "linux")]
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
+
 /// What every listener shares: the broker, the stop signal and the task tracker.
 #[derive(Debug, Clone)]
 pub struct Listeners {
@@ -194,7 +203,68 @@ pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> 
     socket.set_reuseaddr(true)?;
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
+    #[cfg(target_os = "linux")]
+    if let Err(error) = defer_accept(&socket, DEFER_ACCEPT_SECS) {
+        tracing::debug!(%addr, %error, "could not set TCP_DEFER_ACCEPT");
+    }
     let listener = socket.listen(LISTEN_BACKLOG)?;
     tracing::info!(addr = %listener.local_addr()?, "{what} listening");
     Ok(listener)
+}
+
+/// Sets TCP_DEFER_ACCEPT on a socket about to listen.
+#[cfg(target_os = "linux")]
+fn defer_accept(socket: &TcpSocket, seconds: libc::c_int) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `fd` is the open socket `socket` owns for the whole call; the option value points
+    // to a live `c_int` and `len` is its size, which is what TCP_DEFER_ACCEPT reads; the call
+    // writes nothing.
+    #[allow(unsafe_code)]
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&raw const seconds).cast(),
+            len,
+        )
+    };
+    if done == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_is_accepted_with_its_first_bytes_or_once_the_deferral_passes() {
+        let listener = bind("127.0.0.1:0".parse().unwrap(), "test").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+
+        // Connected (the handshake is done on the client's side) but silent: held back.
+        let silent = TcpStream::connect(addr).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(early.is_err(), "a silent connection was accepted at once");
+
+        // A client that speaks is accepted with its bytes already there.
+        let mut talker = TcpStream::connect(addr).await.unwrap();
+        talker.write_all(&[0x10, 0]).await.unwrap();
+        let (mut accepted, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, talker.local_addr().unwrap());
+        let mut first = [0; 2];
+        accepted.read_exact(&mut first).await.unwrap();
+        assert_eq!(first, [0x10, 0]);
+
+        // The silent one still reaches the broker (whose connect timeout then closes it).
+        let late = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await;
+        let (_, peer) = late.expect("accepted after the deferral").unwrap();
+        assert_eq!(peer, silent.local_addr().unwrap());
+    }
 }
