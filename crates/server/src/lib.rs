@@ -9,6 +9,7 @@
 
 pub mod admin_key;
 pub mod config;
+pub mod log_sink;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

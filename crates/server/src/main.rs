@@ -2,12 +2,13 @@
 //! access keys of the AWS API.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ferrocore_broker::Profile;
+use ferrocore_server::log_sink::LogSink;
 use ferrocore_server::{Config, Overrides, Server};
 use tracing_subscriber::EnvFilter;
 
@@ -224,7 +225,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log))
         .context("invalid log filter")?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours only for a terminal: in a file or a journal they are noise.
+    let ansi = std::io::stderr().is_terminal();
+    let (sink, _flush) =
+        LogSink::start(std::io::stderr()).context("cannot start the log writer")?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(sink).init();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
