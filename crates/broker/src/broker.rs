@@ -1123,14 +1123,14 @@ mod connection_api_tests {
         assert!(other.session.lock().pop_queued().is_none(), "subscribers do not get it");
         let mut ops = Vec::new();
         let Some(crate::session::Outgoing::Publish { delivery, packet_id, .. }) =
-            target.session.lock().poll_outgoing("target", 0, &mut ops)
+            target.session.lock().poll_outgoing(&Arc::from("target"), 0, &mut ops)
         else {
             panic!("nothing to send")
         };
         assert_eq!(delivery.message.topic.as_str(), "x/y");
         assert_eq!(delivery.qos, QoS::AtLeastOnce);
         assert!(direct.is_pending(), "in flight until acknowledged");
-        assert!(target.session.lock().handle_puback("target", packet_id, &mut ops));
+        assert!(target.session.lock().handle_puback(&Arc::from("target"), packet_id, &mut ops));
         assert!(!direct.is_pending());
         broker.disconnect(&target.session, &target.link, 1);
         assert!(broker.deliver_direct("target", message("x/y", QoS::AtMostOnce)).is_none());

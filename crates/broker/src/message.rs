@@ -40,8 +40,24 @@ pub struct Message {
 /// Encoded PUBLISH templates of one message: MQTT 3.1.1 and 5, without and with a packet
 /// identifier. Not part of the message's identity: clones start empty, and equality ignores
 /// them.
+///
+/// The four slots live in a box made when the message is first encoded, so that a message
+/// that waits in queues before anyone reads it (an offline session's) carries 16 bytes for
+/// them rather than 224.
 #[derive(Default)]
-pub struct Templates([OnceLock<Option<PublishTemplate>>; 4]);
+pub struct Templates(OnceLock<Box<[OnceLock<Option<PublishTemplate>>; 4]>>);
+
+impl Templates {
+    /// The template of `slot`, made by `make` the first time.
+    fn get_or_init(
+        &self,
+        slot: usize,
+        make: impl FnOnce() -> Option<PublishTemplate>,
+    ) -> Option<&PublishTemplate> {
+        let slots = self.0.get_or_init(Box::default);
+        slots.get(slot)?.get_or_init(make).as_ref()
+    }
+}
 
 impl Clone for Templates {
     fn clone(&self) -> Templates {
@@ -119,20 +135,18 @@ impl Delivery {
         }
         let acked = self.qos != QoS::AtMostOnce;
         let slot = usize::from(v5) * 2 + usize::from(acked);
-        message.templates.0[slot]
-            .get_or_init(|| {
-                let placeholder = Publish {
-                    dup: false,
-                    qos: if acked { QoS::AtLeastOnce } else { QoS::AtMostOnce },
-                    retain: false,
-                    topic: message.topic.as_str().to_owned(),
-                    packet_id: 1,
-                    payload: message.payload.clone(),
-                    properties: message.properties.clone(),
-                };
-                PublishTemplate::new(&placeholder, version).ok()
-            })
-            .as_ref()
+        message.templates.get_or_init(slot, || {
+            let placeholder = Publish {
+                dup: false,
+                qos: if acked { QoS::AtLeastOnce } else { QoS::AtMostOnce },
+                retain: false,
+                topic: message.topic.as_str().to_owned(),
+                packet_id: 1,
+                payload: message.payload.clone(),
+                properties: message.properties.clone(),
+            };
+            PublishTemplate::new(&placeholder, version).ok()
+        })
     }
 
     /// Appends this delivery's PUBLISH for `version`, from the message's shared template when
@@ -179,5 +193,46 @@ impl Delivery {
             payload: message.payload.clone(),
             properties,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_slots_are_made_only_when_a_message_is_first_encoded() {
+        let topic = TopicName::new("a/b").unwrap();
+        let message = Message::new(topic, Bytes::from_static(b"hi"), QoS::AtLeastOnce, false);
+        // A message waiting in a queue pays one pointer for its templates.
+        assert!(size_of::<Templates>() <= 16, "{} bytes", size_of::<Templates>());
+        assert!(message.templates.0.get().is_none());
+
+        let delivery = Delivery {
+            message: Arc::new(message),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_ids: Vec::new(),
+            seq: None,
+        };
+        let mut first = BytesMut::new();
+        delivery.encode(7, false, ProtocolVersion::V311, 0, &mut first).unwrap();
+        assert!(delivery.message.templates.0.get().is_some());
+        let mut again = BytesMut::new();
+        delivery.encode(7, false, ProtocolVersion::V311, 0, &mut again).unwrap();
+        assert_eq!(first, again);
+        let expected = Publish {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: "a/b".into(),
+            packet_id: 7,
+            payload: Bytes::from_static(b"hi"),
+            properties: PublishProperties::default(),
+        };
+        let mut direct = BytesMut::new();
+        ferrocore_mqtt::encode_publish(&expected, ProtocolVersion::V311, &mut direct).unwrap();
+        assert_eq!(first, direct);
     }
 }

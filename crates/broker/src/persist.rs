@@ -41,26 +41,30 @@ pub fn encode_delivery(delivery: &Delivery) -> Bytes {
         payload: message.payload.clone(),
         properties: message.properties.clone(),
     };
-    let mut out = BytesMut::new();
-    out.put_u8(FORMAT);
-    out.put_u8(delivery.qos as u8);
-    out.put_u8(u8::from(delivery.retain));
-    out.put_u64(message.expires_at_ms.unwrap_or(0));
     // Client identifiers are MQTT strings, so they fit a u16 length; anything longer is
     // stored as no publisher rather than cut inside a character.
     let publisher = message.publisher.as_deref().filter(|p| p.len() <= usize::from(u16::MAX));
     let publisher = publisher.unwrap_or("").as_bytes();
+    let ids = &delivery.subscription_ids;
+    let ids = &ids[..ids.len().min(usize::from(u16::MAX))];
+    let packet = Packet::Publish(publish);
+    // One allocation of the exact size: this runs for every message queued durably.
+    let header = 1 + 1 + 1 + 8 + 2 + publisher.len() + 2 + 4 * ids.len();
+    let body = ferrocore_mqtt::encoded_len(&packet, ProtocolVersion::V5).unwrap_or(0);
+    let mut out = BytesMut::with_capacity(header + body);
+    out.put_u8(FORMAT);
+    out.put_u8(delivery.qos as u8);
+    out.put_u8(u8::from(delivery.retain));
+    out.put_u64(message.expires_at_ms.unwrap_or(0));
     out.put_u16(publisher.len() as u16);
     out.put_slice(publisher);
-    out.put_u16(u16::try_from(delivery.subscription_ids.len()).unwrap_or(u16::MAX));
-    for id in delivery.subscription_ids.iter().take(usize::from(u16::MAX)) {
+    out.put_u16(ids.len() as u16);
+    for id in ids {
         out.put_u32(*id);
     }
     // Encoding a message that was decoded from the wire cannot exceed the limits; if it ever
     // did, the header alone is stored and decoding reports the blob as corrupt.
-    if let Err(error) =
-        ferrocore_mqtt::encode(&Packet::Publish(publish), ProtocolVersion::V5, &mut out)
-    {
+    if let Err(error) = ferrocore_mqtt::encode(&packet, ProtocolVersion::V5, &mut out) {
         tracing::error!(%error, "could not encode a message for the store");
     }
     out.freeze()

@@ -546,7 +546,12 @@ impl SessionState {
 
     /// Queues a delivery, storing it first if the session is persistent and the delivery is
     /// QoS 1 or 2. QoS 0 is not queued for an offline session. Returns whether it was queued.
-    pub fn enqueue(&mut self, client_id: &str, mut delivery: Delivery, ops: &mut Vec<Op>) -> bool {
+    pub fn enqueue(
+        &mut self,
+        client_id: &Arc<str>,
+        mut delivery: Delivery,
+        ops: &mut Vec<Op>,
+    ) -> bool {
         if !self.is_online() && delivery.qos == QoS::AtMostOnce {
             return false;
         }
@@ -555,7 +560,7 @@ impl SessionState {
             traffic.dropped = traffic.dropped.saturating_add(1);
             if traffic.dropped.is_power_of_two() {
                 tracing::warn!(
-                    client_id,
+                    client_id = &**client_id,
                     dropped = traffic.dropped,
                     "session queue full; dropping"
                 );
@@ -567,7 +572,7 @@ impl SessionState {
             self.next_seq += 1;
             delivery.seq = Some(seq);
             ops.push(Op::PutMessage {
-                client_id: client_id.to_owned(),
+                client_id: Arc::clone(client_id),
                 seq,
                 message: persist::encode_delivery(&delivery),
             });
@@ -620,7 +625,7 @@ impl SessionState {
     /// dropped on the way (their stored copy removed through `ops`).
     pub fn poll_outgoing(
         &mut self,
-        client_id: &str,
+        client_id: &Arc<str>,
         now_ms: u64,
         ops: &mut Vec<Op>,
     ) -> Option<Outgoing> {
@@ -665,7 +670,7 @@ impl SessionState {
     /// ends it; returns whether it did.
     fn finish(
         &mut self,
-        client_id: &str,
+        client_id: &Arc<str>,
         packet_id: u16,
         ops: &mut Vec<Op>,
         finished: impl FnOnce(&Delivery, InflightPhase) -> bool,
@@ -683,7 +688,12 @@ impl SessionState {
     }
 
     /// Handles PUBACK (QoS 1) for `packet_id`. Returns whether it matched a delivery.
-    pub fn handle_puback(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
+    pub fn handle_puback(
+        &mut self,
+        client_id: &Arc<str>,
+        packet_id: u16,
+        ops: &mut Vec<Op>,
+    ) -> bool {
         self.finish(client_id, packet_id, ops, |delivery, phase| {
             phase == InflightPhase::AwaitingAck && delivery.qos == QoS::AtLeastOnce
         })
@@ -702,12 +712,17 @@ impl SessionState {
     }
 
     /// Handles PUBCOMP (QoS 2) for `packet_id`.
-    pub fn handle_pubcomp(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) -> bool {
+    pub fn handle_pubcomp(
+        &mut self,
+        client_id: &Arc<str>,
+        packet_id: u16,
+        ops: &mut Vec<Op>,
+    ) -> bool {
         self.finish(client_id, packet_id, ops, |_, phase| phase == InflightPhase::AwaitingComp)
     }
 
     /// A delivery that arrived in a PUBREC with an error code is finished, as if acknowledged.
-    pub fn abandon(&mut self, client_id: &str, packet_id: u16, ops: &mut Vec<Op>) {
+    pub fn abandon(&mut self, client_id: &Arc<str>, packet_id: u16, ops: &mut Vec<Op>) {
         self.finish(client_id, packet_id, ops, |_, _| true);
     }
 }
@@ -727,15 +742,20 @@ fn allocate_packet_id(
     None
 }
 
-fn remove_stored(client_id: &str, delivery: &Delivery, ops: &mut Vec<Op>) {
+fn remove_stored(client_id: &Arc<str>, delivery: &Delivery, ops: &mut Vec<Op>) {
     if let Some(seq) = delivery.seq {
-        ops.push(Op::DeleteMessage { client_id: client_id.to_owned(), seq });
+        ops.push(Op::DeleteMessage { client_id: Arc::clone(client_id), seq });
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    /// The client identifier these tests' sessions belong to.
+    fn cid() -> Arc<str> {
+        Arc::from("c")
+    }
+
     use super::*;
     use crate::message::Message;
     use bytes::Bytes;
@@ -763,8 +783,8 @@ mod tests {
     fn offline_sessions_do_not_queue_qos0() {
         let mut s = SessionState::new(ProtocolVersion::V311, 60, 10);
         let mut ops = Vec::new();
-        assert!(!s.enqueue("c", delivery(QoS::AtMostOnce), &mut ops));
-        assert!(s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops));
+        assert!(!s.enqueue(&cid(), delivery(QoS::AtMostOnce), &mut ops));
+        assert!(s.enqueue(&cid(), delivery(QoS::AtLeastOnce), &mut ops));
         assert_eq!(s.queued(), 1);
         assert!(matches!(&ops[..], [Op::PutMessage { seq: 1, .. }]));
     }
@@ -774,49 +794,49 @@ mod tests {
         let mut s = online(0);
         let mut ops = Vec::new();
         for _ in 0..3 {
-            s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops);
+            s.enqueue(&cid(), delivery(QoS::AtLeastOnce), &mut ops);
         }
         assert!(ops.is_empty(), "clean sessions store nothing");
-        let first = s.poll_outgoing("c", 0, &mut ops).unwrap();
-        let second = s.poll_outgoing("c", 0, &mut ops).unwrap();
-        assert!(s.poll_outgoing("c", 0, &mut ops).is_none(), "window of 2 is full");
+        let first = s.poll_outgoing(&cid(), 0, &mut ops).unwrap();
+        let second = s.poll_outgoing(&cid(), 0, &mut ops).unwrap();
+        assert!(s.poll_outgoing(&cid(), 0, &mut ops).is_none(), "window of 2 is full");
         let (Outgoing::Publish { packet_id: p1, .. }, Outgoing::Publish { packet_id: p2, .. }) =
             (first, second)
         else {
             panic!()
         };
         assert_ne!(p1, p2);
-        assert!(s.handle_puback("c", p1, &mut ops));
-        assert!(!s.handle_puback("c", p1, &mut ops), "second ack matches nothing");
-        assert!(s.poll_outgoing("c", 0, &mut ops).is_some());
+        assert!(s.handle_puback(&cid(), p1, &mut ops));
+        assert!(!s.handle_puback(&cid(), p1, &mut ops), "second ack matches nothing");
+        assert!(s.poll_outgoing(&cid(), 0, &mut ops).is_some());
     }
 
     #[test]
     fn resume_resends_unacked_with_dup_then_pubrel() {
         let mut s = online(60);
         let mut ops = Vec::new();
-        s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops);
-        s.enqueue("c", delivery(QoS::ExactlyOnce), &mut ops);
-        let Some(Outgoing::Publish { packet_id: p1, .. }) = s.poll_outgoing("c", 0, &mut ops)
+        s.enqueue(&cid(), delivery(QoS::AtLeastOnce), &mut ops);
+        s.enqueue(&cid(), delivery(QoS::ExactlyOnce), &mut ops);
+        let Some(Outgoing::Publish { packet_id: p1, .. }) = s.poll_outgoing(&cid(), 0, &mut ops)
         else {
             panic!()
         };
-        let Some(Outgoing::Publish { packet_id: p2, .. }) = s.poll_outgoing("c", 0, &mut ops)
+        let Some(Outgoing::Publish { packet_id: p2, .. }) = s.poll_outgoing(&cid(), 0, &mut ops)
         else {
             panic!()
         };
         assert!(s.handle_pubrec(p2));
         s.detach(5);
         s.resume(Link::new(), 10);
-        let Some(Outgoing::Publish { packet_id, dup, .. }) = s.poll_outgoing("c", 0, &mut ops)
+        let Some(Outgoing::Publish { packet_id, dup, .. }) = s.poll_outgoing(&cid(), 0, &mut ops)
         else {
             panic!()
         };
         assert!(dup);
         assert_eq!(packet_id, p1);
-        assert_eq!(s.poll_outgoing("c", 0, &mut ops), Some(Outgoing::PubRel(p2)));
+        assert_eq!(s.poll_outgoing(&cid(), 0, &mut ops), Some(Outgoing::PubRel(p2)));
         ops.clear();
-        assert!(s.handle_pubcomp("c", p2, &mut ops));
+        assert!(s.handle_pubcomp(&cid(), p2, &mut ops));
         assert!(matches!(&ops[..], [Op::DeleteMessage { seq: 2, .. }]));
     }
 
@@ -825,19 +845,19 @@ mod tests {
         let mut s = online(0);
         assert!(s.traffic.is_none(), "a new session allocates no queues");
         let mut ops = Vec::new();
-        assert!(s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops));
-        let Some(Outgoing::Publish { packet_id, .. }) = s.poll_outgoing("c", 0, &mut ops) else {
+        assert!(s.enqueue(&cid(), delivery(QoS::AtLeastOnce), &mut ops));
+        let Some(Outgoing::Publish { packet_id, .. }) = s.poll_outgoing(&cid(), 0, &mut ops) else {
             panic!("expected a publish");
         };
         s.shrink();
         assert!(s.traffic.is_some(), "a delivery in flight keeps them");
-        assert!(s.handle_puback("c", packet_id, &mut ops));
+        assert!(s.handle_puback(&cid(), packet_id, &mut ops));
         s.shrink();
         assert!(s.traffic.is_none(), "nothing queued or in flight: given back");
         // And made again on the next delivery, which still goes out.
-        assert!(s.enqueue("c", delivery(QoS::AtLeastOnce), &mut ops));
+        assert!(s.enqueue(&cid(), delivery(QoS::AtLeastOnce), &mut ops));
         assert_eq!(s.queued(), 1);
-        assert!(s.poll_outgoing("c", 0, &mut ops).is_some());
+        assert!(s.poll_outgoing(&cid(), 0, &mut ops).is_some());
     }
 
     #[test]
@@ -845,7 +865,7 @@ mod tests {
         let mut s = online(0);
         let mut ops = Vec::new();
         for _ in 0..12 {
-            s.enqueue("c", delivery(QoS::AtMostOnce), &mut ops);
+            s.enqueue(&cid(), delivery(QoS::AtMostOnce), &mut ops);
         }
         assert_eq!(s.queued(), 10);
         assert_eq!(s.dropped(), 2);
@@ -857,8 +877,8 @@ mod tests {
         let mut ops = Vec::new();
         let mut d = delivery(QoS::AtMostOnce);
         Arc::make_mut(&mut d.message).expires_at_ms = Some(100);
-        s.enqueue("c", d, &mut ops);
-        assert!(s.poll_outgoing("c", 100, &mut ops).is_none());
+        s.enqueue(&cid(), d, &mut ops);
+        assert!(s.poll_outgoing(&cid(), 100, &mut ops).is_none());
     }
 
     /// Counts its wake-ups.

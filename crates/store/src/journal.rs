@@ -35,6 +35,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -279,8 +280,8 @@ pub(crate) fn read_all(
 
 /// A change to the index, applied once its batch is written.
 enum Change {
-    Put { client_id: String, seq: u64, slot: Slot },
-    Delete { client_id: String, seq: u64 },
+    Put { client_id: Arc<str>, seq: u64, slot: Slot },
+    Delete { client_id: Arc<str>, seq: u64 },
     Drop { client_id: String },
 }
 
@@ -295,7 +296,7 @@ pub(crate) struct Journal {
     sync: bool,
     /// Dead bytes below which the file is not rewritten.
     compact_bytes: u64,
-    live: HashMap<Box<str>, BTreeMap<u64, Slot>>,
+    live: HashMap<Arc<str>, BTreeMap<u64, Slot>>,
     live_bytes: u64,
     /// The number the next batch gets.
     next_batch: u64,
@@ -342,8 +343,12 @@ impl Journal {
         let mut changes = Vec::new();
         let found = replay(&journal.path, committed, |record, slot| {
             changes.push(match record {
-                Record::Put { client_id, seq, .. } => Change::Put { client_id, seq, slot },
-                Record::Delete { client_id, seq } => Change::Delete { client_id, seq },
+                Record::Put { client_id, seq, .. } => {
+                    Change::Put { client_id: client_id.into(), seq, slot }
+                }
+                Record::Delete { client_id, seq } => {
+                    Change::Delete { client_id: client_id.into(), seq }
+                }
                 Record::Drop { client_id } => Change::Drop { client_id },
                 Record::End { .. } => return,
             })
@@ -364,7 +369,7 @@ impl Journal {
         for (client_id, seq, message) in &legacy {
             let held = journal.live.get(client_id.as_str()).is_some_and(|q| q.contains_key(seq));
             if !held {
-                journal.stage_put(client_id, *seq, message);
+                journal.stage_put(&Arc::from(client_id.as_str()), *seq, message);
                 moved += 1;
             }
         }
@@ -393,22 +398,22 @@ impl Journal {
     }
 
     /// Stages a put of message `seq` of `client_id`.
-    pub(crate) fn stage_put(&mut self, client_id: &str, seq: u64, message: &[u8]) {
+    pub(crate) fn stage_put(&mut self, client_id: &Arc<str>, seq: u64, message: &[u8]) {
         let offset = self.len + self.staged.len() as u64;
         let before = self.staged.len();
         encode(&mut self.staged, PUT, client_id, Some(seq), message);
         let len = len32(self.staged.len() - before);
         self.changes.push(Change::Put {
-            client_id: client_id.to_owned(),
+            client_id: Arc::clone(client_id),
             seq,
             slot: Slot { offset, len },
         });
     }
 
     /// Stages the delete of message `seq` of `client_id`.
-    pub(crate) fn stage_delete(&mut self, client_id: &str, seq: u64) {
+    pub(crate) fn stage_delete(&mut self, client_id: &Arc<str>, seq: u64) {
         encode(&mut self.staged, DELETE, client_id, Some(seq), &[]);
-        self.changes.push(Change::Delete { client_id: client_id.to_owned(), seq });
+        self.changes.push(Change::Delete { client_id: Arc::clone(client_id), seq });
     }
 
     /// Stages the delete of every message of `client_id`.
@@ -492,19 +497,19 @@ impl Journal {
         for change in std::mem::take(&mut self.changes) {
             match change {
                 Change::Put { client_id, seq, slot } => {
-                    let queue = self.live.entry(client_id.into_boxed_str()).or_default();
+                    let queue = self.live.entry(client_id).or_default();
                     if let Some(old) = queue.insert(seq, slot) {
                         self.live_bytes -= u64::from(old.len);
                     }
                     self.live_bytes += u64::from(slot.len);
                 }
                 Change::Delete { client_id, seq } => {
-                    if let Some(queue) = self.live.get_mut(client_id.as_str()) {
+                    if let Some(queue) = self.live.get_mut(&*client_id) {
                         if let Some(old) = queue.remove(&seq) {
                             self.live_bytes -= u64::from(old.len);
                         }
                         if queue.is_empty() {
-                            self.live.remove(client_id.as_str());
+                            self.live.remove(&*client_id);
                         }
                     }
                 }

@@ -5,6 +5,8 @@
 //! messages (as encoded MQTT 5 PUBLISH packets), session state and subscription options itself,
 //! and the store keeps those bytes keyed by topic, client id, filter and sequence number.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// One write. A submission is a `Vec<Op>` applied atomically and in order.
@@ -54,8 +56,9 @@ pub enum Op {
     },
     /// Insert or replace message number `seq` of the session of `client_id`.
     PutMessage {
-        /// The client identifier.
-        client_id: String,
+        /// The client identifier (shared with the session: one per message would be an
+        /// allocation per message).
+        client_id: Arc<str>,
         /// The broker-assigned sequence number; at most `i64::MAX`.
         seq: u64,
         /// The serialized message.
@@ -64,7 +67,7 @@ pub enum Op {
     /// Remove message number `seq` of the session of `client_id`, if any.
     DeleteMessage {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The sequence number.
         seq: u64,
     },

@@ -46,7 +46,7 @@ fn commit(journal: &mut Journal) {
 
 /// Puts one message in a batch of its own.
 fn put(journal: &mut Journal, client_id: &str, seq: u64, message: &[u8]) {
-    journal.stage_put(client_id, seq, message);
+    journal.stage_put(&client_id.into(), seq, message);
     commit(journal);
 }
 
@@ -87,14 +87,14 @@ fn records_round_trip() {
 fn puts_deletes_and_drops_replay_in_order() {
     let f = fixture();
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
-    journal.stage_put("a", 1, b"a1");
-    journal.stage_put("a", 2, b"a2");
-    journal.stage_put("b", 1, b"b1");
+    journal.stage_put(&"a".into(), 1, b"a1");
+    journal.stage_put(&"a".into(), 2, b"a2");
+    journal.stage_put(&"b".into(), 1, b"b1");
     commit(&mut journal);
-    journal.stage_delete("a", 1);
+    journal.stage_delete(&"a".into(), 1);
     journal.stage_drop("b");
     // A dropped client's numbers start again.
-    journal.stage_put("b", 1, b"b1-again");
+    journal.stage_put(&"b".into(), 1, b"b1-again");
     commit(&mut journal);
     assert_eq!(
         contents(&f.path, 0),
@@ -117,7 +117,7 @@ fn a_torn_tail_is_ignored_and_cut_off() {
     put(&mut journal, "a", 1, b"kept");
     let good = journal.len();
     // A crash halfway through the next append: its end record never made it.
-    journal.stage_put("a", 2, b"torn");
+    journal.stage_put(&"a".into(), 2, b"torn");
     let mut partial = journal.staged.clone();
     partial.truncate(partial.len() - 3);
     drop(journal);
@@ -167,7 +167,7 @@ fn a_batch_counts_only_once_the_database_recorded_its_number() {
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
     put(&mut journal, "a", 1, b"alone");
     // A batch with a SQL half, number 5: the database recorded it or not.
-    journal.stage_put("a", 2, b"with sql");
+    journal.stage_put(&"a".into(), 2, b"with sql");
     journal.write_staged(5, false).unwrap();
     journal.publish();
     assert_eq!(journal.next_batch(), 6);
@@ -188,7 +188,7 @@ fn a_reverted_batch_leaves_nothing_behind() {
     let mut journal = open(&f.path, 0, DEFAULT_COMPACT_BYTES);
     put(&mut journal, "a", 1, b"kept");
     let start = journal.len();
-    journal.stage_put("a", 2, b"reverted");
+    journal.stage_put(&"a".into(), 2, b"reverted");
     journal.stage_drop("a");
     let number = journal.next_batch();
     journal.write_staged(number, false).unwrap();
@@ -209,14 +209,14 @@ fn a_mostly_dead_journal_is_rewritten_with_its_live_records() {
     let mut journal = open(&f.path, 0, 4096);
     let message = [7u8; 100];
     for seq in 0..200 {
-        journal.stage_put(&format!("c{}", seq % 4), seq, &message);
+        journal.stage_put(&format!("c{}", seq % 4).into(), seq, &message);
     }
     commit(&mut journal);
     let full = journal.len();
     journal.maybe_compact();
     assert_eq!(journal.len(), full, "nothing dead, no rewrite");
     for seq in 0..190 {
-        journal.stage_delete(&format!("c{}", seq % 4), seq);
+        journal.stage_delete(&format!("c{}", seq % 4).into(), seq);
     }
     commit(&mut journal);
     journal.maybe_compact();
@@ -225,8 +225,8 @@ fn a_mostly_dead_journal_is_rewritten_with_its_live_records() {
     assert_eq!(journal.len(), 10 * record + 18, "ten puts and an end record");
     assert_eq!(std::fs::metadata(&f.path).unwrap().len(), journal.len());
     // The rewritten file replays the same and takes further writes.
-    journal.stage_delete("c2", 190);
-    journal.stage_put("c0", 500, b"late");
+    journal.stage_delete(&"c2".into(), 190);
+    journal.stage_put(&"c0".into(), 500, b"late");
     commit(&mut journal);
     let seen = contents(&f.path, 0);
     let all: Vec<u64> = seen.iter().flat_map(|(_, q)| q.iter().map(|(s, _)| *s)).collect();
@@ -235,7 +235,7 @@ fn a_mostly_dead_journal_is_rewritten_with_its_live_records() {
     // Drained, it shrinks to nothing at once.
     for (client, queue) in &seen {
         for (seq, _) in queue {
-            journal.stage_delete(client, *seq);
+            journal.stage_delete(&client.as_str().into(), *seq);
         }
     }
     commit(&mut journal);
