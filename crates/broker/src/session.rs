@@ -751,15 +751,15 @@ fn remove_stored(client_id: &Arc<str>, delivery: &Delivery, ops: &mut Vec<Op>) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    /// The client identifier these tests' sessions belong to.
-    fn cid() -> Arc<str> {
-        Arc::from("c")
-    }
-
     use super::*;
     use crate::message::Message;
     use bytes::Bytes;
     use ferrocore_mqtt::TopicName;
+
+    /// The client identifier these tests' sessions belong to.
+    fn cid() -> Arc<str> {
+        Arc::from("c")
+    }
 
     fn delivery(qos: QoS) -> Delivery {
         let message =

@@ -193,8 +193,9 @@ async fn serve_tls_connection(stream: TcpStream, peer: SocketAddr, tls: TlsListe
     .await;
 }
 
-/// Binds a TCP listener with TCP_NODELAY (for the sockets it accepts), logging where it
-/// listens.
+/// Binds a TCP listener with TCP_NODELAY (for the sockets it accepts) and, on Linux,
+/// TCP_DEFER_ACCEPT (a connection reaches `accept` with its first bytes, or after a second),
+/// logging where it listens.
 pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     // As tokio's `TcpListener::bind` does: a restarted server must not wait for the old
