@@ -1068,7 +1068,10 @@ mod connection_api_tests {
         assert_eq!(broker.client_info("nobody"), None);
         assert_eq!(broker.client_subscriptions("nobody"), None);
         let attached = broker.connect(ConnectRequest {
-            details: Some(LinkDetails::new("127.0.0.1:4242".parse().ok(), 30)),
+            details: Some(LinkDetails::new(
+                crate::session::PeerAddr::new("127.0.0.1:4242".parse().ok()),
+                30,
+            )),
             ..request("c1", 3600)
         });
         subscribe(&broker, &attached, "b/#", QoS::AtLeastOnce);

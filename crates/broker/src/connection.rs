@@ -30,7 +30,7 @@ use crate::close::CloseReason;
 use crate::events::{self, ConnectionIdentity};
 use crate::limits::{check_topic, client_may_publish};
 use crate::message::{Delivery, Message};
-use crate::session::{Link, LinkDetails, Outgoing, SessionHandle, Subscription};
+use crate::session::{Link, LinkDetails, Outgoing, PeerAddr, SessionHandle, Subscription};
 
 /// A packet to write, possibly only after a store commit. Kept small (the common cases
 /// inline, the rest boxed): one is queued per packet on the hot path.
@@ -70,7 +70,7 @@ pub struct DelayedWill {
 #[derive(Debug)]
 pub struct Connection {
     broker: Broker,
-    peer: Option<SocketAddr>,
+    peer: PeerAddr,
     active: Option<Active>,
     closed: bool,
     /// What is waiting to go out; boxed on first use and given back when the connection
@@ -176,7 +176,7 @@ impl Connection {
     pub fn new(broker: Broker) -> Connection {
         Connection {
             broker,
-            peer: None,
+            peer: PeerAddr::default(),
             active: None,
             closed: false,
             out: None,
@@ -192,7 +192,7 @@ impl Connection {
 
     /// A connection from `peer`, whose address its lifecycle events report.
     pub fn with_peer(broker: Broker, peer: Option<SocketAddr>) -> Connection {
-        Connection { peer, ..Connection::new(broker) }
+        Connection { peer: PeerAddr::new(peer), ..Connection::new(broker) }
     }
 
     /// The protocol version, once CONNECT was accepted.
@@ -210,9 +210,14 @@ impl Connection {
         self.active.as_ref().map(|a| Arc::clone(&a.link))
     }
 
+    /// The broker this connection belongs to.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
     /// The client's address.
     pub fn peer(&self) -> Option<SocketAddr> {
-        self.peer
+        self.peer.get()
     }
 
     /// Gives back the memory of empty queues; the driver calls this when the connection
@@ -810,7 +815,7 @@ impl Connection {
             properties,
             publisher: Some(client_id),
             principal: active_principal,
-            source_ip: self.peer.map(|p| p.ip()),
+            source_ip: self.peer.ip(),
             expires_at_ms,
             templates: Default::default(),
         };
@@ -976,7 +981,7 @@ impl Connection {
                 Some(principal) => std::borrow::Cow::Owned(principal.to_owned()),
                 None => std::borrow::Cow::Borrowed("anonymous"),
             },
-            ip_address: self.peer.map(|p| p.ip()),
+            ip_address: self.peer.ip(),
             version_number: ids.version_number.get(),
         })
     }

@@ -37,4 +37,4 @@ pub use config::{BrokerConfig, Profile};
 pub use connection::{Connection, DelayedWill, Transmit};
 pub use internal::{InternalClient, now_ms};
 pub use message::{Delivery, Message};
-pub use session::{Link, LinkDetails, SessionHandle};
+pub use session::{Link, LinkDetails, PeerAddr, SessionHandle};

@@ -57,26 +57,48 @@ pub struct Link {
     details: Option<LinkDetails>,
 }
 
+/// A client's address, kept without an IPv6 flow label or scope: 20 bytes instead of a
+/// `SocketAddr`'s 32, in every connection and its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeerAddr {
+    ip: Option<IpAddr>,
+    port: u16,
+}
+
+impl PeerAddr {
+    /// The compact form of `peer`.
+    pub fn new(peer: Option<SocketAddr>) -> PeerAddr {
+        PeerAddr { ip: peer.map(|p| p.ip()), port: peer.map_or(0, |p| p.port()) }
+    }
+
+    /// The address, if there is one.
+    pub fn get(&self) -> Option<SocketAddr> {
+        self.ip.map(|ip| SocketAddr::new(ip, self.port))
+    }
+
+    /// The IP address, if there is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+}
+
 /// What a connection tells about itself beyond the session (its address and the keep-alive
 /// in effect): reported by the iot-data GetConnection API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkDetails {
-    /// The client's address, kept without an IPv6 flow label or scope: 20 bytes instead of a
-    /// `SocketAddr`'s 32, in every connection's link.
-    ip: Option<IpAddr>,
-    port: u16,
+    peer: PeerAddr,
     keep_alive: u16,
 }
 
 impl LinkDetails {
     /// The details of a connection from `peer` with `keep_alive` (seconds) in effect.
-    pub fn new(peer: Option<SocketAddr>, keep_alive: u16) -> LinkDetails {
-        LinkDetails { ip: peer.map(|p| p.ip()), port: peer.map_or(0, |p| p.port()), keep_alive }
+    pub fn new(peer: PeerAddr, keep_alive: u16) -> LinkDetails {
+        LinkDetails { peer, keep_alive }
     }
 
     /// The client's address.
     pub fn peer(&self) -> Option<SocketAddr> {
-        self.ip.map(|ip| SocketAddr::new(ip, self.port))
+        self.peer.get()
     }
 
     /// The keep-alive in effect, in seconds (as the client asked, within the limits).
@@ -759,6 +781,18 @@ mod tests {
     /// The client identifier these tests' sessions belong to.
     fn cid() -> Arc<str> {
         Arc::from("c")
+    }
+
+    #[test]
+    fn a_peer_address_keeps_its_ip_and_port_in_20_bytes() {
+        assert_eq!(size_of::<PeerAddr>(), 20);
+        assert_eq!(PeerAddr::new(None).get(), None);
+        assert_eq!(PeerAddr::default().ip(), None);
+        for text in ["127.0.0.1:1883", "[::1]:8883", "[2001:db8::7]:65535"] {
+            let addr: SocketAddr = text.parse().unwrap();
+            assert_eq!(PeerAddr::new(Some(addr)).get(), Some(addr));
+            assert_eq!(PeerAddr::new(Some(addr)).ip(), Some(addr.ip()));
+        }
     }
 
     fn delivery(qos: QoS) -> Delivery {

@@ -233,11 +233,11 @@ pub(crate) struct Driver<S> {
 }
 
 /// A connection's state without its socket and buffers: what a parked connection keeps.
+/// Its decoder is made again on the way back (it holds nothing but the protocol version and
+/// the broker's maximum packet size), 16 bytes less in every parked connection.
 #[derive(Debug)]
 pub(crate) struct Parts {
-    decoder: Decoder,
     pub(crate) connection: Connection,
-    parked_before: bool,
 }
 
 impl Parts {
@@ -255,13 +255,20 @@ impl Parts {
 impl<S> Driver<S> {
     /// Splits an idle driver (nothing buffered) into its socket and the rest.
     pub(crate) fn into_parts(self) -> (S, Parts) {
-        let Driver { stream, decoder, connection, .. } = self;
-        (stream, Parts { decoder, connection, parked_before: true })
+        let Driver { stream, connection, .. } = self;
+        (stream, Parts { connection })
     }
 
-    /// Puts a driver back together.
+    /// Puts a driver back together, after it was parked.
     pub(crate) fn from_parts(stream: S, parts: Parts) -> Driver<S> {
-        let Parts { decoder, connection, parked_before } = parts;
+        let Parts { connection } = parts;
+        let max_packet_size = connection.broker().config().max_packet_size();
+        // Connections park only once CONNECT is accepted, which fixed the version; one that
+        // had not would still expect CONNECT.
+        let decoder = match connection.protocol() {
+            Some(version) => Decoder::with_version(version, max_packet_size),
+            None => Decoder::new(max_packet_size),
+        };
         Driver {
             stream,
             decoder,
@@ -269,7 +276,7 @@ impl<S> Driver<S> {
             read_buf: BytesMut::new(),
             write_buf: BytesMut::new(),
             queue: VecDeque::new(),
-            parked_before,
+            parked_before: true,
         }
     }
 }

@@ -446,6 +446,14 @@ mod tests {
         assert_eq!(read.await.expect("closed in time").unwrap_or(0), 0);
     }
 
+    #[test]
+    fn a_parked_connection_fits_mimallocs_224_byte_class() {
+        // What a parked connection keeps is one `Arc<Cell>`: two counters and the cell. 224
+        // bytes is one of mimalloc's size classes; the next is 256.
+        let allocated = 2 * size_of::<usize>() + size_of::<Cell>();
+        assert!(allocated <= 224, "a parked connection takes {allocated} bytes");
+    }
+
     fn parked(ctx: &TcpShared) -> usize {
         ctx.lot.as_ref().map_or(0, Lot::len)
     }
