@@ -15,6 +15,7 @@
 //! - policy variables are substituted only in String and Arn operators' values ("You can't use a
 //!   policy variable with other operators": reference_policies_variables.html).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -309,7 +310,7 @@ impl Condition {
     }
 
     /// Whether `value` matches any policy value, for the operator's positive form.
-    fn matches_one(&self, value: &str, patterns: &[Vec<Token>]) -> bool {
+    fn matches_one(&self, value: &str, patterns: &[Cow<'_, [Token]>]) -> bool {
         match (&self.values, self.base) {
             (Values::Templates(_), Base::StringEquals | Base::StringNotEquals) => {
                 patterns.iter().any(|p| text_of(p) == value)

@@ -46,14 +46,39 @@ pub(crate) fn compile(text: &str) -> Vec<Token> {
 /// Whether `pattern` matches all of `text`; `fold` compares case-insensitively.
 ///
 /// Greedy two-pointer match with one backtrack point: O(len(pattern) * len(text)) at worst, no
-/// recursion, so hostile patterns cannot blow the stack.
+/// recursion, so hostile patterns cannot blow the stack. Nothing is allocated: positions in
+/// `text` are byte offsets, stepped a byte at a time when it is ASCII (ARNs almost always are)
+/// and a character at a time otherwise.
 pub(crate) fn matches(pattern: &[Token], text: &str, fold: bool) -> bool {
-    let text: Vec<char> = text.chars().collect();
-    let same = |a: char, b: char| a == b || (fold && a.to_lowercase().eq(b.to_lowercase()));
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        run(pattern, bytes.len(), |t| (char::from(bytes[t]), t + 1), fold)
+    } else {
+        let at = |t: usize| {
+            let c = text[t..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            (c, t + c.len_utf8())
+        };
+        run(pattern, text.len(), at, fold)
+    }
+}
+
+/// [`matches`] over a text of `len` bytes whose character at offset `t` (always a character
+/// boundary below `len`) and the offset after it `at` gives.
+fn run(pattern: &[Token], len: usize, at: impl Fn(usize) -> (char, usize), fold: bool) -> bool {
+    let same = |a: char, b: char| {
+        a == b
+            || (fold
+                && if a.is_ascii() && b.is_ascii() {
+                    a.eq_ignore_ascii_case(&b)
+                } else {
+                    a.to_lowercase().eq(b.to_lowercase())
+                })
+    };
     let (mut p, mut t) = (0, 0);
-    // Position of the last `*` seen and the text position it is currently made to cover up to.
+    // Position of the last `*` seen and the text offset it is currently made to cover up to.
     let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
+    while t < len {
+        let (c, after) = at(t);
         match pattern.get(p) {
             Some(Token::Any) => {
                 star = Some((p, t));
@@ -62,21 +87,23 @@ pub(crate) fn matches(pattern: &[Token], text: &str, fold: bool) -> bool {
             }
             Some(Token::One) => {
                 p += 1;
-                t += 1;
+                t = after;
                 continue;
             }
-            Some(Token::Lit(c)) if same(*c, text[t]) => {
+            Some(Token::Lit(l)) if same(*l, c) => {
                 p += 1;
-                t += 1;
+                t = after;
                 continue;
             }
             _ => {}
         }
+        // The `*` covers one more character: `st` is before `t`, so one starts there.
         match star {
             Some((sp, st)) => {
+                let (_, next) = at(st);
                 p = sp + 1;
-                t = st + 1;
-                star = Some((sp, st + 1));
+                t = next;
+                star = Some((sp, next));
             }
             None => return false,
         }
@@ -103,5 +130,14 @@ mod tests {
         assert!(m("**", "x"));
         assert!(matches(&compile("IOT:conn*"), "iot:Connect", true));
         assert!(!matches(&compile("IOT:conn*"), "iot:Connect", false));
+        // Characters, not bytes: `?` takes one however long its encoding, and `*` backtracks
+        // over whole characters.
+        assert!(m("a?c", "aéc"));
+        assert!(!m("a?c", "aé"));
+        assert!(m("*é", "xyzé"));
+        assert!(m("a*éb", "aééééb"));
+        assert!(!m("a*éb", "aéééé"));
+        assert!(m("t/?/*", "t/雪/x"));
+        assert!(matches(&compile("TOPIC/É*"), "topic/éa", true));
     }
 }

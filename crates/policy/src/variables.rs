@@ -12,6 +12,8 @@
 //! `${*}`, `${?}` and `${$}` stand for a literal `*`, `?` and `$` (IAM User Guide, "Special
 //! characters"; AWS IoT Developer Guide, "AWS IoT Core policy variables").
 
+use std::borrow::Cow;
+
 use crate::context::{AltNameKind, CertificateContext, Context, DnAttribute};
 use crate::date;
 use crate::glob::{self, Token};
@@ -271,6 +273,9 @@ enum Piece {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Template {
     pieces: Vec<Piece>,
+    /// The pattern, made once, when no variable is in it (most resources and values): then a
+    /// decision allocates nothing for it.
+    fixed: Option<Vec<Token>>,
 }
 
 /// `${name}` names no policy variable; carries the name.
@@ -303,12 +308,26 @@ impl Template {
         if !rest.is_empty() {
             pieces.push(Piece::Text(rest.to_owned()));
         }
-        Ok(Template { pieces })
+        let mut template = Template { pieces, fixed: None };
+        if !template.pieces.iter().any(|piece| matches!(piece, Piece::Var { .. })) {
+            // Without variables the context and the mode change nothing.
+            let empty = Context::default();
+            template.fixed = template.fill(&empty, Unresolved::Fail);
+        }
+        Ok(template)
     }
 
     /// The pattern with variables filled from `ctx`: policy text keeps its wildcards, substituted
     /// values and escapes are literal. `None` if a variable has no value and `mode` is `Fail`.
-    pub(crate) fn pattern(&self, ctx: &Context, mode: Unresolved) -> Option<Vec<Token>> {
+    pub(crate) fn pattern(&self, ctx: &Context, mode: Unresolved) -> Option<Cow<'_, [Token]>> {
+        match &self.fixed {
+            Some(fixed) => Some(Cow::Borrowed(fixed)),
+            None => self.fill(ctx, mode).map(Cow::Owned),
+        }
+    }
+
+    /// [`Template::pattern`], made anew.
+    fn fill(&self, ctx: &Context, mode: Unresolved) -> Option<Vec<Token>> {
         let mut out = Vec::new();
         for piece in &self.pieces {
             match piece {
