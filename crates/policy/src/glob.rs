@@ -140,4 +140,40 @@ mod tests {
         assert!(m("t/?/*", "t/雪/x"));
         assert!(matches(&compile("TOPIC/É*"), "topic/éa", true));
     }
+
+    /// The textbook answer: whether `pattern[p..]` matches `text[t..]`, by dynamic programming
+    /// over characters.
+    fn reference(pattern: &[Token], text: &[char], fold: bool) -> bool {
+        let same = |a: char, b: char| a == b || (fold && a.to_lowercase().eq(b.to_lowercase()));
+        // ok[p][t]: pattern[p..] matches text[t..].
+        let mut ok = vec![vec![false; text.len() + 1]; pattern.len() + 1];
+        ok[pattern.len()][text.len()] = true;
+        for p in (0..pattern.len()).rev() {
+            for t in (0..=text.len()).rev() {
+                ok[p][t] = match pattern[p] {
+                    Token::Any => ok[p + 1][t] || (t < text.len() && ok[p][t + 1]),
+                    Token::One => t < text.len() && ok[p + 1][t + 1],
+                    Token::Lit(c) => t < text.len() && same(c, text[t]) && ok[p + 1][t + 1],
+                };
+            }
+        }
+        ok[0][0]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matching_agrees_with_the_textbook_answer(
+            pattern in "[aAbé*?]{0,8}",
+            text in "[aAbéÉ]{0,10}",
+            fold: bool,
+        ) {
+            let compiled = compile(&pattern);
+            let chars: Vec<char> = text.chars().collect();
+            proptest::prop_assert_eq!(
+                matches(&compiled, &text, fold),
+                reference(&compiled, &chars, fold),
+                "{:?} against {:?}", pattern, text
+            );
+        }
+    }
 }
