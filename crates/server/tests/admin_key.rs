@@ -6,44 +6,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-/// `ferrocore serve` on a data directory, with both listeners on free loopback ports; returns
-/// the child and every stdout line up to the API line (plus the key instructions, if any).
-fn serve(data_dir: &Path, env: &[(&str, &str)]) -> (Child, String, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocore"))
-        .args(["serve", "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log", "warn"])
-        .args(["--mqtts-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    let endpoint = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "stdout ended: {lines:?}");
-        let line = line.trim_end().to_owned();
-        let api = line.strip_prefix("ferrocore: API listening on ").map(|a| format!("http://{a}"));
-        lines.push(line);
-        if let Some(endpoint) = api {
-            break endpoint;
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in reader.lines() {});
-    (child, endpoint, lines)
-}
-
-fn stop(mut child: Child) {
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    assert!(child.wait().unwrap().success());
-}
+use common::{serve, stop};
 
 fn client(endpoint: &str, id: &str, secret: &str, region: &str) -> aws_sdk_iot::Client {
     let credentials = aws_credential_types::Credentials::new(id, secret, None, None, "test");
@@ -79,7 +48,7 @@ fn keys(data_dir: &Path, args: &[&str]) -> String {
 #[tokio::test]
 async fn first_start_creates_an_admin_key_that_the_sdk_can_use() {
     let dir = tempfile::tempdir().unwrap();
-    let (child, endpoint, lines) = serve(dir.path(), &[]);
+    let (child, endpoint, lines) = serve(dir.path(), &[], "warn", Stdio::inherit());
     assert!(lines[0].starts_with("ferrocore: MQTT listening on "), "{lines:?}");
     assert!(lines.last().unwrap().starts_with("ferrocore: API listening on "), "{lines:?}");
     let id = configured(&lines, "aws_access_key_id");
@@ -105,7 +74,7 @@ async fn first_start_creates_an_admin_key_that_the_sdk_can_use() {
     stop(child);
 
     // A restart keeps the key and prints no new one.
-    let (child, endpoint, lines) = serve(dir.path(), &[]);
+    let (child, endpoint, lines) = serve(dir.path(), &[], "warn", Stdio::inherit());
     assert!(!lines.iter().any(|l| l.contains("aws configure")), "{lines:?}");
     let iot = client(&endpoint, &id, &secret, &region);
     iot.describe_thing().thing_name("my-first-thing").send().await.unwrap();
@@ -144,6 +113,8 @@ async fn a_root_key_from_the_environment_is_the_admin_key() {
     let (child, endpoint, lines) = serve(
         dir.path(),
         &[("FERROCORE_ROOT_ACCESS_KEY_ID", id), ("FERROCORE_ROOT_SECRET_ACCESS_KEY", secret)],
+        "warn",
+        Stdio::inherit(),
     );
     assert!(!lines.iter().any(|l| l.contains("aws configure")), "{lines:?}");
     assert!(!dir.path().join("admin-key.json").exists());
@@ -160,6 +131,8 @@ async fn keys_create_with_a_policy_names_an_existing_policy() {
     let (child, endpoint, _) = serve(
         dir.path(),
         &[("FERROCORE_ROOT_ACCESS_KEY_ID", id), ("FERROCORE_ROOT_SECRET_ACCESS_KEY", secret)],
+        "warn",
+        Stdio::inherit(),
     );
     let iot = client(&endpoint, id, secret, "us-east-1");
     let document = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": "*"}]}"#;
