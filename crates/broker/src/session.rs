@@ -154,6 +154,12 @@ impl Link {
         true
     }
 
+    /// Takes the signal a wake or kick left, as [`Link::notified`] would without waiting:
+    /// whether the connection has router work to look at.
+    pub fn take_signal(&self) -> bool {
+        self.signalled.swap(false, Ordering::SeqCst)
+    }
+
     /// Forgets the parked waker: the connection runs again and waits on [`Link::notified`].
     pub fn unpark(&self) {
         drop(self.waker.lock().take());
@@ -927,6 +933,19 @@ mod tests {
     fn poll(link: &Link, waker: &Waker) -> Poll<()> {
         let mut notified = link.notified();
         Pin::new(&mut notified).poll(&mut Context::from_waker(waker))
+    }
+
+    #[test]
+    fn a_signal_is_taken_once_without_waiting() {
+        let link = Link::new();
+        assert!(!link.take_signal());
+        link.wake();
+        assert!(link.take_signal());
+        assert!(!link.take_signal(), "taken");
+        let count = Arc::new(Count(Default::default()));
+        assert_eq!(poll(&link, &Waker::from(count)), Poll::Pending, "not left for a waiter");
+        link.kick(CloseReason::TakenOver);
+        assert!(link.take_signal());
     }
 
     #[test]

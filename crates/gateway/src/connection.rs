@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -253,6 +254,11 @@ impl Parts {
 }
 
 impl<S> Driver<S> {
+    /// Its socket.
+    pub(crate) fn stream(&self) -> &S {
+        &self.stream
+    }
+
     /// Splits an idle driver (nothing buffered) into its socket and the rest.
     pub(crate) fn into_parts(self) -> (S, Parts) {
         let Driver { stream, connection, .. } = self;
@@ -281,7 +287,7 @@ impl<S> Driver<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+impl<S> Driver<S> {
     pub(crate) fn new(
         stream: S,
         peer: Option<SocketAddr>,
@@ -311,30 +317,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             && self.read_buf.is_empty()
             && self.write_buf.is_empty()
             && self.queue.is_empty()
-    }
-
-    /// Closes the connection for `reason`: the will and the session, then what is left to
-    /// write, then the socket.
-    async fn close(mut self, reason: CloseReason, shared: &Shared) {
-        let delayed = self.connection.close(reason, now_ms());
-        self.collect();
-        // Packets waiting for a commit are dropped: the client will send those PUBLISHes again.
-        let version = self.connection_version();
-        for transmit in std::mem::take(&mut self.queue) {
-            if !matches!(transmit, Transmit::AfterCommit(..)) {
-                encode_into(&transmit, version, &mut self.write_buf);
-            }
-        }
-        let timeout = shared.settings.close_timeout;
-        if !self.write_buf.is_empty() {
-            let write = self.stream.write_all(&self.write_buf);
-            let _ = tokio::time::timeout(timeout, write).await;
-        }
-        let _ = tokio::time::timeout(timeout, self.stream.shutdown()).await;
-        if let Some(will) = delayed {
-            spawn_delayed_will(shared.broker.clone(), will);
-        }
-        tracing::debug!(peer = ?self.connection.peer(), reason = reason.lifecycle_name(), "connection task ended");
     }
 
     fn connection_version(&self) -> ProtocolVersion {
@@ -383,19 +365,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Encodes every packet that is ready, up to the first one waiting for a commit, and
-    /// writes them with one write call.
+    /// offers them to `write` in one piece.
     ///
-    /// Packets are encoded into a per-thread scratch buffer and written from there with one
-    /// non-blocking attempt; only what the socket does not take at once is copied into the
-    /// connection's own buffer and awaited. A connection therefore keeps no write buffer
-    /// between bursts, and a busy one does not regrow one per burst.
-    async fn flush(&mut self) -> Result<(), CloseReason> {
+    /// Packets are encoded into a per-thread scratch buffer and offered from there once;
+    /// only what `write` does not take is copied into the connection's own buffer, to be
+    /// waited for. A connection therefore keeps no write buffer between bursts, and a busy one
+    /// does not regrow one per burst.
+    fn write_ready(
+        &mut self,
+        write: impl FnOnce(&mut S, &[u8]) -> Result<usize, CloseReason>,
+    ) -> Result<(), CloseReason> {
         let version = self.connection_version();
         let queue = &mut self.queue;
         let connection = &mut self.connection;
         let stream = &mut self.stream;
         let leftover = &mut self.write_buf;
-        let attempt = WRITE_SCRATCH.with_borrow_mut(|out| {
+        WRITE_SCRATCH.with_borrow_mut(|out| {
             out.clear();
             // Items queued behind a commit keep their order; with none waiting, the
             // connection's output is encoded straight away. Acknowledgements whose group
@@ -433,21 +418,128 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 leftover.extend_from_slice(out);
                 return Ok(());
             }
-            // One write with a no-op waker: if the socket is not ready, the real wait below
-            // registers the task's waker.
-            let mut cx = Context::from_waker(Waker::noop());
-            let written = match Pin::new(&mut *stream).poll_write(&mut cx, out) {
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(_)) => return Err(CloseReason::ConnectionLost),
-                Poll::Pending => 0,
-            };
+            let written = write(stream, out)?;
             leftover.extend_from_slice(&out[written..]);
             if out.capacity() > 4 * WRITE_SCRATCH_SIZE {
                 *out = BytesMut::with_capacity(WRITE_SCRATCH_SIZE);
             }
             Ok(())
-        });
-        attempt?;
+        })
+    }
+
+    /// The same connection over another form of its socket (taken into or out of the
+    /// reactor). When `convert` fails the connection is lost: its will and session go as for
+    /// a lost connection.
+    pub(crate) fn map_stream<T, E: std::fmt::Display>(
+        self,
+        convert: impl FnOnce(S) -> Result<T, E>,
+        shared: &Shared,
+    ) -> Option<Driver<T>> {
+        let Driver { stream, decoder, connection, read_buf, write_buf, queue, parked_before } =
+            self;
+        match convert(stream) {
+            Ok(stream) => Some(Driver {
+                stream,
+                decoder,
+                connection,
+                read_buf,
+                write_buf,
+                queue,
+                parked_before,
+            }),
+            Err(error) => {
+                tracing::warn!(%error, "could not move a connection into or out of the reactor");
+                Parts { connection }.abandon(shared);
+                None
+            }
+        }
+    }
+}
+
+impl Driver<std::net::TcpStream> {
+    /// Does what the connection can do at once, outside the reactor, on a non-blocking
+    /// socket: takes what the router left, reads what the socket holds (up to `max_read`
+    /// bytes), handles it, and offers the answers to one non-blocking write.
+    ///
+    /// `Ok(true)` when it is idle afterwards: the socket had nothing more to read, and
+    /// nothing is left to write or to wait for. `Ok(false)` when it has work that needs
+    /// waiting: output the socket did not take, a commit, a congested subscriber, more bytes
+    /// than `max_read`, or no complete CONNECT yet. `Err` when it is to close.
+    pub(crate) fn step_now(&mut self, max_read: usize) -> Result<bool, CloseReason> {
+        if self.connection.link().is_some_and(|link| link.take_signal()) {
+            self.connection.handle_wakeup(now_ms())?;
+        }
+        let mut read = 0;
+        let drained = loop {
+            if read >= max_read || self.connection.is_congested() {
+                break false;
+            }
+            match read_now(&self.stream, &mut self.read_buf) {
+                Ok(0) => return Err(CloseReason::ConnectionLost),
+                Ok(n) => {
+                    read += n;
+                    self.decode_all()?;
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break true,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(CloseReason::ConnectionLost),
+            }
+        };
+        self.connection.handle_timeout(now_ms())?;
+        self.write_ready(|stream, bytes| match (&*stream).write(bytes) {
+            Ok(n) => Ok(n),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(0)
+            }
+            Err(_) => Err(CloseReason::ConnectionLost),
+        })?;
+        Ok(drained && self.is_idle())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    /// Closes the connection for `reason`: the will and the session, then what is left to
+    /// write, then the socket.
+    pub(crate) async fn close(mut self, reason: CloseReason, shared: &Shared) {
+        let delayed = self.connection.close(reason, now_ms());
+        self.collect();
+        // Packets waiting for a commit are dropped: the client will send those PUBLISHes again.
+        let version = self.connection_version();
+        for transmit in std::mem::take(&mut self.queue) {
+            if !matches!(transmit, Transmit::AfterCommit(..)) {
+                encode_into(&transmit, version, &mut self.write_buf);
+            }
+        }
+        let timeout = shared.settings.close_timeout;
+        if !self.write_buf.is_empty() {
+            let write = self.stream.write_all(&self.write_buf);
+            let _ = tokio::time::timeout(timeout, write).await;
+        }
+        let _ = tokio::time::timeout(timeout, self.stream.shutdown()).await;
+        if let Some(will) = delayed {
+            spawn_delayed_will(shared.broker.clone(), will);
+        }
+        tracing::debug!(peer = ?self.connection.peer(), reason = reason.lifecycle_name(), "connection task ended");
+    }
+
+    /// Writes every packet that is ready: one non-blocking attempt, then, for what the
+    /// socket did not take, a wait.
+    async fn flush(&mut self) -> Result<(), CloseReason> {
+        self.write_ready(|stream, bytes| {
+            // One write with a no-op waker: if the socket is not ready, the real wait below
+            // registers the task's waker.
+            let mut cx = Context::from_waker(Waker::noop());
+            match Pin::new(stream).poll_write(&mut cx, bytes) {
+                Poll::Ready(Ok(n)) => Ok(n),
+                Poll::Ready(Err(_)) => Err(CloseReason::ConnectionLost),
+                Poll::Pending => Ok(0),
+            }
+        })?;
         if self.write_buf.is_empty() {
             return Ok(());
         }
@@ -456,6 +548,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.write_buf = BytesMut::new();
         result.map_err(|_| CloseReason::ConnectionLost)
     }
+}
+
+/// Reads what a non-blocking socket holds into `dst`, through the thread's scratch buffer.
+fn read_now(stream: &std::net::TcpStream, dst: &mut BytesMut) -> std::io::Result<usize> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let n = (&*stream).read(scratch)?;
+        dst.extend_from_slice(&scratch[..n]);
+        Ok(n)
+    })
 }
 
 fn encode_into(transmit: &Transmit, version: ProtocolVersion, out: &mut BytesMut) {

@@ -5,11 +5,15 @@
 //!   hand-off, AWS's port 443: ALPN `x-amzn-mqtt-ca` gets MQTT, anything else is passed on as
 //!   an HTTPS connection.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrocore_broker::{Authorize, Broker};
 use ferrocore_policy::{Arns, PolicyDocument};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -20,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::authorize::PolicyAuthorizer;
 use crate::connection::{ConnectionSettings, Driver, Shared, serve_connection};
 use crate::devices::{Devices, Registered};
-use crate::park::{Lot, TcpShared, serve_parking};
+use crate::park::{Lot, TcpShared, serve_accepted};
 use crate::tls::ALPN_MQTT;
 
 /// Connections waiting to be accepted (tokio's default for `TcpListener::bind`).
@@ -94,13 +98,14 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
         runtime: tokio::runtime::Handle::current(),
     });
     let local_policy = listeners.local_policy.clone();
-    accept_loop(listener, listeners, move |stream, peer| {
+    let shutdown = listeners.shutdown.clone();
+    accept_loop(listener, shutdown, move |socket, peer| {
         let authorizer = local_policy.as_ref().map(|(policy, arns)| {
             let local = PolicyAuthorizer::local(Arc::clone(policy), arns.clone(), Some(peer));
             Box::new(local) as Box<dyn Authorize>
         });
-        let driver = Driver::new(stream, Some(peer), &ctx.shared.broker, authorizer);
-        serve_parking(driver, Arc::clone(&ctx))
+        let driver = Driver::new(socket, Some(peer), &ctx.shared.broker, authorizer);
+        ctx.tracker.spawn(serve_accepted(driver, Arc::clone(&ctx)));
     })
     .await;
 }
@@ -114,43 +119,91 @@ impl std::fmt::Debug for TlsListener {
 /// Accepts TLS connections on `listener` until shutdown: MQTT with a device certificate, or
 /// HTTPS handed to `tls.https`.
 pub async fn serve_tls(listener: TcpListener, tls: TlsListener, listeners: Listeners) {
-    accept_loop(listener, listeners.clone(), move |stream, peer| {
-        serve_tls_connection(stream, peer, tls.clone(), listeners.clone())
+    let shutdown = listeners.shutdown.clone();
+    accept_loop(listener, shutdown, move |socket, peer| match TcpStream::from_std(socket) {
+        Ok(stream) => {
+            let serve = serve_tls_connection(stream, peer, tls.clone(), listeners.clone());
+            listeners.tracker.spawn(serve);
+        }
+        Err(error) => tracing::warn!(%peer, %error, "could not take a connection into the reactor"),
     })
     .await;
 }
 
-/// Accepts connections until shutdown and runs `serve` for each on a tracked task.
-async fn accept_loop<F, Fut>(listener: TcpListener, listeners: Listeners, serve: F)
+/// Accepted connections taken per wakeup of the accept loop before it lets other tasks run.
+const ACCEPT_BATCH: usize = 64;
+
+/// Accepts connections until `shutdown` and hands each to `serve` as it comes: its socket
+/// non-blocking, with TCP_NODELAY, and not (yet) in the reactor, so that a connection served
+/// at once and parked never enters it.
+pub(crate) async fn accept_loop<F>(listener: TcpListener, shutdown: CancellationToken, mut serve: F)
 where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    F: FnMut(std::net::TcpStream, SocketAddr),
 {
     let local = listener.local_addr().ok();
+    let listener = listener.into_std().map(mio::net::TcpListener::from_std).and_then(|listener| {
+        // SAFETY: the `mio` listener owns its socket and closes it only when dropped, which
+        // happens when the `AsyncFd` that now owns it is dropped; until then `as_raw_fd`
+        // returns that same open descriptor.
+        #[allow(unsafe_code)]
+        let registered = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) };
+        registered.map_err(io::Error::from)
+    });
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(?local, %error, "cannot wait for connections");
+            return;
+        }
+    };
     // Whether accepted sockets come with TCP_NODELAY already, from a listener that has it
     // ([`bind`] sets it; Linux copies it to accepted sockets): one system call less each.
     let mut inherits_nodelay = None;
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = listeners.shutdown.cancelled() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                // Small packets must not wait for Nagle's algorithm: latency matters more
-                // than the few bytes it would save.
-                let inherited =
-                    *inherits_nodelay.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
-                if !inherited && let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
+        let mut ready = tokio::select! {
+            ready = listener.readable() => match ready {
+                Ok(ready) => ready,
+                Err(error) => {
+                    tracing::error!(?local, %error, "cannot wait for connections");
+                    break;
                 }
-                listeners.tracker.spawn(serve(stream, peer));
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let mut failed = false;
+        let mut taken = 0;
+        while taken < ACCEPT_BATCH && !shutdown.is_cancelled() {
+            match ready.get_inner().accept() {
+                Ok((stream, peer)) => {
+                    taken += 1;
+                    let stream = std::net::TcpStream::from(stream);
+                    // Small packets must not wait for Nagle's algorithm: latency matters more
+                    // than the few bytes it would save.
+                    let inherited =
+                        *inherits_nodelay.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
+                    if !inherited && let Err(error) = stream.set_nodelay(true) {
+                        tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
+                    }
+                    serve(stream, peer);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    ready.clear_ready();
+                    break;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    // Running out of file descriptors must not end the listener; back off.
+                    tracing::warn!(?local, %error, "accept failed");
+                    failed = true;
+                    break;
+                }
             }
-            Err(error) => {
-                // Running out of file descriptors must not end the listener; back off a little.
-                tracing::warn!(?local, %error, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+        }
+        drop(ready);
+        if failed {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        } else if taken == ACCEPT_BATCH {
+            tokio::task::yield_now().await;
         }
     }
     tracing::debug!(?local, "listener stopped");
@@ -196,7 +249,7 @@ async fn serve_tls_connection(stream: TcpStream, peer: SocketAddr, tls: TlsListe
 /// Binds a TCP listener with TCP_NODELAY (for the sockets it accepts) and, on Linux,
 /// TCP_DEFER_ACCEPT (a connection reaches `accept` with its first bytes, or after a second),
 /// logging where it listens.
-pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> {
+pub async fn bind(addr: SocketAddr, what: &str) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     // As tokio's `TcpListener::bind` does: a restarted server must not wait for the old
     // connections' TIME_WAIT.
@@ -215,7 +268,7 @@ pub async fn bind(addr: SocketAddr, what: &str) -> std::io::Result<TcpListener> 
 
 /// Sets TCP_DEFER_ACCEPT on a socket about to listen.
 #[cfg(target_os = "linux")]
-fn defer_accept(socket: &TcpSocket, seconds: libc::c_int) -> std::io::Result<()> {
+fn defer_accept(socket: &TcpSocket, seconds: libc::c_int) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = socket.as_raw_fd();
     let len = size_of::<libc::c_int>() as libc::socklen_t;
@@ -232,14 +285,12 @@ fn defer_accept(socket: &TcpSocket, seconds: libc::c_int) -> std::io::Result<()>
             len,
         )
     };
-    if done == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if done == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 #[cfg(all(test, target_os = "linux"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::time::Duration;
-
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;

@@ -1,11 +1,10 @@
-//! Parking: idle plain-TCP connections kept without a task and without a reactor entry.
+//! Parking: quiet plain-TCP connections kept without a task and without a reactor entry.
 //!
-//! A connection task that has been idle for a while (nothing buffered either way, nothing to
-//! wait for but the client, the router, its keep-alive or shutdown) ends. Its socket leaves
-//! tokio's reactor for the listener's [`Lot`], an epoll set of its own, and the rest of its
-//! state ([`Parts`], without buffers) waits in a [`Cell`]: no task, no future, no timer and
-//! no readiness record of its own, a few hundred bytes instead of a few kilobytes. What can
-//! give it work wakes the cell, which spawns a task to drive it again:
+//! Most connections of a fleet are quiet most of the time: a packet now and then, a delivery
+//! now and then, a PINGREQ per keep-alive. Such a connection waits in its listener's [`Lot`]:
+//! its socket in an epoll set of the lot's own, the rest of its state ([`Parts`], without
+//! buffers) in a [`Cell`]: no task, no future, no timer and no readiness record of its own, a
+//! few hundred bytes instead of a few kilobytes. What can give it work wakes the cell:
 //!
 //! - the socket becoming readable (or closed): the lot's epoll reports it;
 //! - the router or a close request: the session's [`Link`] holds the cell's waker
@@ -14,10 +13,22 @@
 //!   sweeps for what fell due whenever the earliest one passes (at most every
 //!   [`SWEEP_INTERVAL_MS`]), and wakes everything at shutdown.
 //!
-//! A wake takes the state out of the cell, so the connection runs on at most one task; later
-//! wakes of the same cell find it empty and do nothing. The resumed task takes the socket out
-//! of the lot and back into the reactor. A connection keeps the listener's [`TaskTracker`]
-//! waiting while parked, as it does while it runs.
+//! A wake spawns a short task that does what the connection can do at once
+//! ([`Driver::step_now`]: take what the router left, read what the socket holds, answer
+//! without waiting) and puts it back in its cell, its socket still in the lot's set (which
+//! reports edges): a PINGREQ, a SUBSCRIBE or a delivery costs no `epoll_ctl`. A connection
+//! with work that must wait (output its socket does not take, a commit, a congested
+//! subscriber, a stream of bytes) leaves the lot for tokio's reactor and a task of its own
+//! ([`serve_parking`]), and comes back once it has idled for a while.
+//!
+//! A new connection starts the same way, on the accept loop ([`serve_accepted`]): the
+//! listener defers `accept` until the client's first bytes are there, so its CONNECT is read
+//! and answered, and the connection parked, before it ever has a task or a reactor entry.
+//!
+//! The cell's state says who has the connection: the cell itself, a task serving it (a wake
+//! meanwhile is recorded, and the task looks again before it parks), or the reactor. So the
+//! connection runs on at most one task. A parked connection keeps the listener's
+//! [`TaskTracker`] waiting, as a running one does.
 //!
 //! [`Link`]: ferrocore_broker::Link
 //! [`Link::park`]: ferrocore_broker::Link::park
@@ -29,7 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Wake, Waker};
 use std::time::Duration;
 
-use ferrocore_broker::now_ms;
+use ferrocore_broker::{CloseReason, now_ms};
 use mio::unix::SourceFd;
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
@@ -39,6 +50,22 @@ use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::connection::{Driver, Parts, Shared, drive};
+
+/// Bytes a quick step reads at most; a connection that sends more is busy, and goes to the
+/// reactor.
+const QUICK_READ: usize = 16 * 1024;
+
+/// Quick steps in a row that find more work before a connection goes to the reactor.
+const QUICK_ROUNDS: usize = 4;
+
+/// A wake this soon after parking counts toward [`BUSY_STREAK`].
+const BUSY_GAP_MS: u32 = 10;
+
+/// Wakes in a row, each within [`BUSY_GAP_MS`] of parking, that make a connection busy: it
+/// goes on in the reactor, where waiting for its socket costs no hand-off between threads
+/// and no task per packet. A client's first few packets after its CONNECT (subscriptions,
+/// say) stay below it.
+const BUSY_STREAK: u8 = 4;
 
 /// What the plain-TCP connections of one listener share.
 #[derive(Debug)]
@@ -50,16 +77,65 @@ pub(crate) struct TcpShared {
     pub runtime: Handle,
 }
 
-/// Drives a plain-TCP connection until it closes, parking it whenever it idles.
+/// Serves a connection just accepted on a plain-TCP listener (its socket non-blocking and
+/// outside the reactor): answered and parked at once when its CONNECT is there and nothing
+/// else waits, on in the reactor otherwise.
+pub(crate) async fn serve_accepted(driver: Driver<std::net::TcpStream>, ctx: Arc<TcpShared>) {
+    serve_quickly(driver, None, ctx).await;
+}
+
+/// Serves what `driver` can do at once and parks it ([`settle`]), or drives it on in the
+/// reactor.
+async fn serve_quickly(
+    driver: Driver<std::net::TcpStream>,
+    home: Option<Home>,
+    ctx: Arc<TcpShared>,
+) {
+    match settle(driver, home, &ctx) {
+        Settled::Parked => {}
+        Settled::Busy(driver) => in_reactor(driver, None, ctx).await,
+        Settled::Closing(driver, reason) => in_reactor(driver, Some(reason), ctx).await,
+    }
+}
+
+/// Drives a plain-TCP connection on its task until it closes, parking it whenever it idles.
 pub(crate) async fn serve_parking(mut driver: Driver<TcpStream>, ctx: Arc<TcpShared>) {
     let park_after = ctx.shared.settings.park_after.filter(|_| ctx.lot.is_some());
     loop {
         let Some(idle) = drive(driver, &ctx.shared, park_after).await else { return };
-        match park(idle, &ctx) {
-            Some(busy) => driver = busy,
-            None => return,
-        }
+        let Some(idle) = idle.map_stream(TcpStream::into_std, &ctx.shared) else { return };
+        driver = match settle(idle, None, &ctx) {
+            Settled::Parked => return,
+            Settled::Busy(busy) => match into_reactor(busy, &ctx) {
+                Some(driver) => driver,
+                None => return,
+            },
+            Settled::Closing(closing, reason) => {
+                if let Some(driver) = into_reactor(closing, &ctx) {
+                    driver.close(reason, &ctx.shared).await;
+                }
+                return;
+            }
+        };
     }
+}
+
+/// Takes a connection into the reactor and drives it there, or closes it for `closing`.
+async fn in_reactor(
+    driver: Driver<std::net::TcpStream>,
+    closing: Option<CloseReason>,
+    ctx: Arc<TcpShared>,
+) {
+    let Some(driver) = into_reactor(driver, &ctx) else { return };
+    match closing {
+        Some(reason) => driver.close(reason, &ctx.shared).await,
+        None => serve_parking(driver, ctx).await,
+    }
+}
+
+/// Registers a connection's socket with the reactor; a socket it refuses loses the connection.
+fn into_reactor(driver: Driver<std::net::TcpStream>, ctx: &TcpShared) -> Option<Driver<TcpStream>> {
+    driver.map_stream(TcpStream::from_std, &ctx.shared)
 }
 
 /// A parked connection.
@@ -67,14 +143,28 @@ struct Parked {
     socket: std::net::TcpStream,
     /// Its slot in the lot.
     slot: u32,
+    /// When it parked (milliseconds since the epoch, wrapping).
+    since: u32,
+    /// How many wakes in a row came within [`BUSY_GAP_MS`] of its parking.
+    streak: u8,
     parts: Parts,
     /// Keeps the listener's tracker waiting for this connection.
     _tracked: TaskTrackerToken,
 }
 
+/// Who has a connection that has a cell.
+enum State {
+    /// The cell: it waits in the lot.
+    Parked(Parked),
+    /// A task serving it; `woken` records a wake that came meanwhile.
+    Serving { woken: bool },
+    /// The reactor, or nobody (it closed): its slot is given back, wakes do nothing.
+    Left,
+}
+
 /// Where a parked connection waits; its waker is the cell itself.
 struct Cell {
-    parked: Mutex<Option<Parked>>,
+    state: Mutex<State>,
     ctx: Arc<TcpShared>,
 }
 
@@ -84,77 +174,133 @@ impl Wake for Cell {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let Some(parked) = self.parked.lock().take() else { return };
-        let ctx = Arc::clone(&self.ctx);
-        let task = ctx.tracker.track_future(resume(parked, Arc::clone(&ctx)));
-        // Wakes come from the lot's task or from the router (any thread).
+        let parked = {
+            let mut state = self.state.lock();
+            match std::mem::replace(&mut *state, State::Serving { woken: true }) {
+                State::Parked(parked) => {
+                    *state = State::Serving { woken: false };
+                    parked
+                }
+                // Recorded (`woken`): the task looks again before it parks.
+                State::Serving { .. } => return,
+                State::Left => {
+                    *state = State::Left;
+                    return;
+                }
+            }
+        };
+        let ctx = &self.ctx;
+        let task = ctx.tracker.track_future(serve_woken(Arc::clone(self), parked));
+        // Wakes come from the lot's thread or from the router (any thread).
         ctx.runtime.spawn(task);
     }
 }
 
-async fn resume(parked: Parked, ctx: Arc<TcpShared>) {
-    let Parked { socket, slot, parts, _tracked } = parked;
-    if let Some(lot) = &ctx.lot {
-        lot.remove(slot, socket.as_raw_fd());
-    }
-    if let Some(link) = parts.connection.link() {
-        link.unpark();
-    }
-    match TcpStream::from_std(socket) {
-        Ok(stream) => serve_parking(Driver::from_parts(stream, parts), ctx).await,
-        Err(error) => {
-            tracing::warn!(%error, "could not return a parked connection to the reactor");
-            parts.abandon(&ctx.shared);
-        }
-    }
+/// Serves a woken connection: at once and back into its cell, or on in the reactor.
+async fn serve_woken(cell: Arc<Cell>, parked: Parked) {
+    let Parked { socket, slot, since, streak, parts, _tracked } = parked;
+    let soon = (now_ms() as u32).wrapping_sub(since) < BUSY_GAP_MS;
+    let streak = if soon { streak.saturating_add(1) } else { 0 };
+    let ctx = Arc::clone(&cell.ctx);
+    let home = Home { cell, slot, streak };
+    serve_quickly(Driver::from_parts(socket, parts), Some(home), ctx).await;
 }
 
-/// Parks `driver`, or hands it back when it has work already (bytes, a wake, a close
-/// request, shutdown). `None` once it is parked, or ended because its socket was lost on the
-/// way.
-fn park(driver: Driver<TcpStream>, ctx: &Arc<TcpShared>) -> Option<Driver<TcpStream>> {
-    let (Some(lot), Some(link)) = (&ctx.lot, driver.connection.link()) else {
-        return Some(driver);
-    };
-    let deadline = driver.connection.poll_timeout().unwrap_or(u64::MAX);
-    let (stream, parts) = driver.into_parts();
-    let socket = match stream.into_std() {
-        Ok(socket) => socket,
-        Err(error) => {
-            tracing::warn!(%error, "could not take an idle connection out of the reactor");
-            parts.abandon(&ctx.shared);
-            return None;
+/// The cell and lot slot a woken connection has, and its streak of early wakes.
+struct Home {
+    cell: Arc<Cell>,
+    slot: u32,
+    streak: u8,
+}
+
+/// How [`settle`] left a connection.
+enum Settled {
+    /// In its cell, its socket in the lot.
+    Parked,
+    /// Out of the lot with work that must wait: for the reactor.
+    Busy(Driver<std::net::TcpStream>),
+    /// Out of the lot, to be closed for the reason.
+    Closing(Driver<std::net::TcpStream>, CloseReason),
+}
+
+/// Does what `driver` can do at once and parks it: in `home` when it comes from there (its
+/// socket is still in the lot), else in a new cell and slot. A connection with work that must
+/// wait, or that keeps finding more, leaves the lot instead.
+fn settle(
+    mut driver: Driver<std::net::TcpStream>,
+    mut home: Option<Home>,
+    ctx: &Arc<TcpShared>,
+) -> Settled {
+    let Some(lot) = ctx.lot.as_ref() else { return Settled::Busy(driver) };
+    let fd = driver.stream().as_raw_fd();
+    let mut closing = None;
+    for _ in 0..QUICK_ROUNDS {
+        if ctx.shared.shutdown.is_cancelled() {
+            // The reactor's task closes it for the shutdown.
+            break;
         }
-    };
-    let cell = Arc::new(Cell { parked: Mutex::new(None), ctx: Arc::clone(ctx) });
-    let waker = Waker::from(Arc::clone(&cell));
-    // The cell stays locked until every registration is made, so that a wake arriving
-    // meanwhile (from another thread) waits and then finds the connection in place.
-    let mut place = cell.parked.lock();
-    let fd = socket.as_raw_fd();
-    let parked = place.insert(Parked { socket, slot: 0, parts, _tracked: ctx.tracker.token() });
-    let registered = lot.insert(deadline, &cell, fd);
-    match registered {
-        Ok(slot) => parked.slot = slot,
-        Err(ref error) => tracing::warn!(%error, "could not park an idle connection"),
-    }
-    let parked_ok = registered.is_ok() && link.park(&waker);
-    if parked_ok && !ctx.shared.shutdown.is_cancelled() {
-        return None;
-    }
-    // Work came first, or the lot may have woken everything already: run it now.
-    link.unpark();
-    let parked = place.take()?;
-    if registered.is_ok() {
-        lot.remove(parked.slot, fd);
-    }
-    match TcpStream::from_std(parked.socket) {
-        Ok(stream) => Some(Driver::from_parts(stream, parked.parts)),
-        Err(error) => {
-            tracing::warn!(%error, "could not return a connection to the reactor");
-            parked.parts.abandon(&ctx.shared);
-            None
+        match driver.step_now(QUICK_READ) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(reason) => {
+                closing = Some(reason);
+                break;
+            }
         }
+        let Some(link) = driver.connection.link() else { break };
+        let deadline = driver.connection.poll_timeout().unwrap_or(u64::MAX);
+        if home.as_ref().is_some_and(|home| home.streak >= BUSY_STREAK) {
+            break;
+        }
+        let Home { cell, slot, streak } = match home.take() {
+            Some(home) => {
+                lot.set_deadline(home.slot, deadline);
+                home
+            }
+            None => {
+                let state = Mutex::new(State::Serving { woken: false });
+                let cell = Arc::new(Cell { state, ctx: Arc::clone(ctx) });
+                match lot.insert(deadline, &cell, fd) {
+                    Ok(slot) => Home { cell, slot, streak: 0 },
+                    Err(error) => {
+                        tracing::warn!(%error, "could not park an idle connection");
+                        break;
+                    }
+                }
+            }
+        };
+        // A wake racing with this is not lost: the link refuses the waker when work is
+        // pending, the cell records a wake while it is being served, and the cell is locked
+        // from the look at both until the connection is in it. A shutdown after the look
+        // finds the connection in the lot and wakes it.
+        let waiting = link.park(&Waker::from(Arc::clone(&cell)));
+        let mut state = cell.state.lock();
+        let woken = matches!(*state, State::Serving { woken: true });
+        if waiting && !woken && !ctx.shared.shutdown.is_cancelled() {
+            driver.connection.shrink();
+            let (socket, parts) = driver.into_parts();
+            let tracked = ctx.tracker.token();
+            let since = now_ms() as u32;
+            let parked = Parked { socket, slot, since, streak, parts, _tracked: tracked };
+            *state = State::Parked(parked);
+            return Settled::Parked;
+        }
+        // Work came first: another round.
+        *state = State::Serving { woken: false };
+        drop(state);
+        link.unpark();
+        home = Some(Home { cell, slot, streak });
+    }
+    if let Some(Home { cell, slot, .. }) = home {
+        *cell.state.lock() = State::Left;
+        lot.remove(slot, fd);
+    }
+    if let Some(link) = driver.connection.link() {
+        link.unpark();
+    }
+    match closing {
+        Some(reason) => Settled::Closing(driver, reason),
+        None => Settled::Busy(driver),
     }
 }
 
@@ -173,6 +319,9 @@ struct LotInner {
     interrupt: mio::Waker,
     stopped: AtomicBool,
     state: Mutex<LotState>,
+    /// How many times a socket was added to the set.
+    #[cfg(test)]
+    registrations: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for LotInner {
@@ -254,6 +403,8 @@ impl Lot {
             interrupt,
             stopped: AtomicBool::new(false),
             state: Mutex::new(LotState::default()),
+            #[cfg(test)]
+            registrations: Default::default(),
         });
         let waiting = Arc::clone(&inner);
         std::thread::Builder::new()
@@ -295,6 +446,8 @@ impl Lot {
             (slot, sooner)
         };
         let token = mio::Token(slot as usize);
+        #[cfg(test)]
+        self.inner.registrations.fetch_add(1, Ordering::Relaxed);
         let mut registered =
             self.inner.registry.register(&mut SourceFd(&fd), token, mio::Interest::READABLE);
         if registered.is_ok() && sooner {
@@ -306,6 +459,25 @@ impl Lot {
                 self.remove(slot, fd);
                 Err(error)
             }
+        }
+    }
+
+    /// Moves the keep-alive deadline of the connection in `slot`, which stays parked.
+    fn set_deadline(&self, slot: u32, deadline: u64) {
+        let sooner = {
+            let mut state = self.inner.state.lock();
+            // Empty after shutdown, which emptied every slot at once.
+            if let Some(Some(entry)) = state.slots.get_mut(slot as usize) {
+                entry.deadline = deadline;
+            }
+            let sooner = deadline < state.earliest;
+            if sooner {
+                state.earliest = deadline;
+            }
+            sooner
+        };
+        if sooner && let Err(error) = self.inner.interrupt.wake() {
+            tracing::warn!(%error, "could not reach the parking lot's thread");
         }
     }
 
@@ -325,6 +497,12 @@ impl Lot {
     #[cfg(test)]
     pub(crate) fn slots(&self) -> usize {
         self.inner.state.lock().slots.len()
+    }
+
+    /// How many times a socket was added to the lot's set.
+    #[cfg(test)]
+    pub(crate) fn registrations(&self) -> usize {
+        self.inner.registrations.load(Ordering::Relaxed)
     }
 
     /// How many connections are parked.
@@ -382,7 +560,7 @@ mod tests {
 
     use ferrocore_broker::{Broker, BrokerConfig, Profile};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::TcpStream;
 
     use super::*;
     use crate::connection::ConnectionSettings;
@@ -393,6 +571,7 @@ mod tests {
     /// into the lot.
     async fn listener() -> (std::net::SocketAddr, Arc<TcpShared>) {
         let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
         let settings = ConnectionSettings {
             park_after: Some(Duration::from_millis(20)),
             ..ConnectionSettings::default()
@@ -404,19 +583,18 @@ mod tests {
                 shutdown: shutdown.clone(),
                 settings,
             },
-            lot: Some(Lot::start(shutdown).unwrap()),
+            lot: Some(Lot::start(stop).unwrap()),
             tracker: TaskTracker::new(),
             runtime: Handle::current(),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = crate::listener::bind("127.0.0.1:0".parse().unwrap(), "test").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepting = Arc::clone(&ctx);
-        tokio::spawn(async move {
-            while let Ok((stream, peer)) = listener.accept().await {
-                let driver = Driver::new(stream, Some(peer), &accepting.shared.broker, None);
-                accepting.tracker.spawn(serve_parking(driver, Arc::clone(&accepting)));
-            }
-        });
+        let serve = move |socket, peer| {
+            let driver = Driver::new(socket, Some(peer), &accepting.shared.broker, None);
+            accepting.tracker.spawn(serve_accepted(driver, Arc::clone(&accepting)));
+        };
+        tokio::spawn(crate::listener::accept_loop(listener, shutdown, serve));
         (addr, ctx)
     }
 
@@ -536,5 +714,90 @@ mod tests {
             stream.write_all(&[0xC0, 0]).await.unwrap();
             expect(stream, &[0xD0, 0]).await;
         }
+    }
+
+    fn registrations(ctx: &TcpShared) -> usize {
+        ctx.lot.as_ref().map_or(0, Lot::registrations)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quiet_connection_is_served_in_the_lot_from_its_connect_on() {
+        let (addr, ctx) = listener().await;
+        // Answered on the accept loop and parked at once: in the lot before the CONNACK is
+        // read.
+        let mut subscriber = client(addr, b's', 60).await;
+        assert_eq!(parked(&ctx), 1);
+        subscriber.write_all(&[0x82, 6, 0, 1, 0, 1, b't', 0]).await.unwrap();
+        expect(&mut subscriber, &[0x90, 3, 0, 1, 0]).await;
+        subscriber.write_all(&[0xC0, 0]).await.unwrap();
+        expect(&mut subscriber, &[0xD0, 0]).await;
+        let mut publisher = client(addr, b'p', 60).await;
+        let publish = [0x30, 5, 0, 1, b't', b'h', b'i'];
+        publisher.write_all(&publish).await.unwrap();
+        expect(&mut subscriber, &publish).await;
+        wait_parked(&ctx, 2).await;
+        // A SUBSCRIBE, a PINGREQ, a PUBLISH and a delivery later, each socket was added to the
+        // lot's set once: every wake was served in place.
+        assert_eq!(registrations(&ctx), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_with_more_than_a_quick_read_goes_to_the_reactor_and_comes_back() {
+        let (addr, ctx) = listener().await;
+        let mut busy = client(addr, b'b', 60).await;
+        assert_eq!(registrations(&ctx), 1);
+        // More PINGREQs in one go than a quick step reads.
+        let pings = QUICK_READ;
+        busy.write_all(&[0xC0, 0].repeat(pings)).await.unwrap();
+        expect(&mut busy, &[0xD0, 0].repeat(pings)).await;
+        // It left the lot for the reactor, idled there, and parked again.
+        for _ in 0..1000 {
+            if registrations(&ctx) == 2 && parked(&ctx) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!((registrations(&ctx), parked(&ctx)), (2, 1));
+        busy.write_all(&[0xC0, 0]).await.unwrap();
+        expect(&mut busy, &[0xD0, 0]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connect_that_comes_in_pieces_is_finished_in_the_reactor() {
+        let (addr, ctx) = listener().await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let connect = connect(b'c', 60);
+        // Accepted with its first bytes, which are not a whole CONNECT.
+        stream.write_all(&connect[..5]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(parked(&ctx), 0);
+        stream.write_all(&connect[5..]).await.unwrap();
+        expect(&mut stream, &CONNACK).await;
+        wait_parked(&ctx, 1).await;
+        stream.write_all(&[0xC0, 0]).await.unwrap();
+        expect(&mut stream, &[0xD0, 0]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_woken_again_and_again_goes_to_the_reactor() {
+        let (addr, ctx) = listener().await;
+        let mut chatty = client(addr, b'c', 60).await;
+        // Ping-pongs a few milliseconds apart at most: a streak of early wakes (one gap
+        // longer than that only starts the streak again).
+        for _ in 0..50 {
+            chatty.write_all(&[0xC0, 0]).await.unwrap();
+            expect(&mut chatty, &[0xD0, 0]).await;
+            if registrations(&ctx) == 2 {
+                break;
+            }
+        }
+        // It went to the reactor, and is parked again once it has idled there.
+        for _ in 0..1000 {
+            if registrations(&ctx) == 2 && parked(&ctx) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!((registrations(&ctx), parked(&ctx)), (2, 1));
     }
 }
