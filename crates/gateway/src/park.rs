@@ -80,8 +80,11 @@ pub(crate) struct TcpShared {
 /// Serves a connection just accepted on a plain-TCP listener (its socket non-blocking and
 /// outside the reactor): answered and parked at once when its CONNECT is there and nothing
 /// else waits, on in the reactor otherwise.
-pub(crate) async fn serve_accepted(driver: Driver<std::net::TcpStream>, ctx: Arc<TcpShared>) {
-    serve_quickly(driver, None, ctx).await;
+pub(crate) fn serve_accepted(
+    driver: Driver<std::net::TcpStream>,
+    ctx: Arc<TcpShared>,
+) -> impl Future<Output = ()> + Send {
+    serve_quickly(driver, None, ctx)
 }
 
 /// Serves what `driver` can do at once and parks it ([`settle`]), or drives it on in the
@@ -91,10 +94,13 @@ async fn serve_quickly(
     home: Option<Home>,
     ctx: Arc<TcpShared>,
 ) {
+    // The reactor's future is large (the whole connection loop) and most connections never
+    // need it: boxed, it is made only for those, and the task of one that parks at once is
+    // small to make and to move.
     match settle(driver, home, &ctx) {
         Settled::Parked => {}
-        Settled::Busy(driver) => in_reactor(driver, None, ctx).await,
-        Settled::Closing(driver, reason) => in_reactor(driver, Some(reason), ctx).await,
+        Settled::Busy(driver) => Box::pin(in_reactor(driver, None, ctx)).await,
+        Settled::Closing(driver, reason) => Box::pin(in_reactor(driver, Some(reason), ctx)).await,
     }
 }
 
@@ -799,5 +805,19 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!((registrations(&ctx), parked(&ctx)), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn the_task_of_a_connection_served_at_once_is_small() {
+        let (_, ctx) = listener().await;
+        let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = std::net::TcpStream::connect(local.local_addr().unwrap()).unwrap();
+        let (socket, peer) = local.accept().unwrap();
+        let driver = Driver::new(socket, Some(peer), &ctx.shared.broker, None);
+        // Its future holds the connection (twice: as it came, and as the quick step leaves
+        // it), not the reactor's connection loop (over 3 KiB): that one is boxed, made only
+        // for a connection that goes there.
+        let task = serve_accepted(driver, Arc::clone(&ctx));
+        assert!(size_of_val(&task) < 1024, "{} bytes", size_of_val(&task));
     }
 }
