@@ -4,13 +4,16 @@
 # Installs Mosquitto from Debian's packages if it is missing, builds the release binaries,
 # starts both brokers on free loopback ports, runs every case against both (alternating which
 # goes first) R times, and prints the median of each broker and the ratio Ferrocore/Mosquitto,
-# then Ferrocore's durable publish rate against its own in-memory QoS 1 rate.
+# then Ferrocore's durable publish rate against its own in-memory QoS 1 rate. The connect
+# case also runs against the connect floor (ferrocore-connect-floor: accept, read CONNECT,
+# answer, nothing else), the most any broker could reach with this generator on this machine.
 # Results: bench/results/compare.jsonl (one JSON line per run), compare.md (the table) and
 # compare.svg (a chart of the ratios).
 #
 # Environment: R (rounds, default 3), DURATION (measured seconds per throughput run, default
 # 5), WARMUP (default 1), CONNS (idle connections, default 15000), SKIP_BUILD=1 to use the
-# binaries as they are, FERROCORE_BIN and BENCH_BIN to use other binaries, RESULTS_DIR.
+# binaries as they are, FERROCORE_BIN, BENCH_BIN and FLOOR_BIN to use other binaries,
+# RESULTS_DIR.
 #
 # Ferrocore runs with its defaults (the `aws` profile) except one limit: the aws profile
 # allows 100 publishes per second per connection, which would make a throughput benchmark
@@ -26,6 +29,7 @@ CONNS=${CONNS:-15000}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 FERROCORE_BIN=${FERROCORE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferrocore}
 BENCH_BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferrocore-bench}
+FLOOR_BIN=${FLOOR_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferrocore-connect-floor}
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 log() { echo "compare.sh: $*" >&2; }
@@ -47,6 +51,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$FERROCORE_BIN" ] || die "no Ferrocore binary at $FERROCORE_BIN"
 [ -x "$BENCH_BIN" ] || die "no ferrocore-bench binary at $BENCH_BIN"
+[ -x "$FLOOR_BIN" ] || die "no ferrocore-connect-floor binary at $FLOOR_BIN"
 
 # Both brokers and the generator need a file descriptor per connection.
 ulimit -n "$(ulimit -Hn)" || true
@@ -57,6 +62,7 @@ ulimit -n "$(ulimit -Hn)" || true
 TMP=$(mktemp -d /tmp/ferrocore-compare.XXXXXX)
 FC_PID=""
 MQ_PID=""
+FL_PID=""
 
 stop_pid() {
     local pid=$1
@@ -73,8 +79,10 @@ stop_pid() {
 cleanup() {
     stop_pid "$FC_PID"
     stop_pid "$MQ_PID"
+    stop_pid "$FL_PID"
     FC_PID=""
     MQ_PID=""
+    FL_PID=""
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -87,6 +95,8 @@ free_port() {
 FC_PORT=$(free_port)
 MQ_PORT=$(free_port)
 while [ "$MQ_PORT" = "$FC_PORT" ]; do MQ_PORT=$(free_port); done
+FL_PORT=$(free_port)
+while [ "$FL_PORT" = "$FC_PORT" ] || [ "$FL_PORT" = "$MQ_PORT" ]; do FL_PORT=$(free_port); done
 
 start_ferrocore() {
     stop_pid "$FC_PID"
@@ -128,6 +138,18 @@ EOF
     die "Mosquitto did not start on port $MQ_PORT"
 }
 
+start_floor() {
+    stop_pid "$FL_PID"
+    "$FLOOR_BIN" "$FL_PORT" >"$TMP/floor.out" 2>>"$TMP/floor.log" &
+    FL_PID=$!
+    for _ in $(seq 1 200); do
+        grep -q "listening on 127.0.0.1:$FL_PORT" "$TMP/floor.out" 2>/dev/null && return 0
+        kill -0 "$FL_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    die "the connect floor did not start on port $FL_PORT"
+}
+
 # --- cases ---------------------------------------------------------------------------------
 # name | ferrocore-bench arguments
 CASES=(
@@ -158,7 +180,11 @@ run_one() {
     local broker=$1 round=$2 case=$3
     shift 3
     local port pid out rc=0
-    if [ "$broker" = ferrocore ]; then port=$FC_PORT pid=$FC_PID; else port=$MQ_PORT pid=$MQ_PID; fi
+    case $broker in
+        ferrocore) port=$FC_PORT pid=$FC_PID ;;
+        mosquitto) port=$MQ_PORT pid=$MQ_PID ;;
+        *) port=$FL_PORT pid=$FL_PID ;;
+    esac
     kill -0 "$pid" 2>/dev/null || die "$broker (pid $pid) is not running before $case"
     out=$("$BENCH_BIN" --port "$port" --server-pid "$pid" --label "$broker" \
         --duration "$DURATION" --warmup "$WARMUP" "$@" 2>>"$TMP/bench.log") || rc=$?
@@ -181,12 +207,18 @@ for round in $(seq 1 "$R"); do
     start_ferrocore
     start_mosquitto
     if [ $((round % 2)) = 1 ]; then ORDER="ferrocore mosquitto"; else ORDER="mosquitto ferrocore"; fi
+    start_floor
     for spec in "$CONNS_CASE" "${CASES[@]}"; do
         name=${spec%%|*}
         read -r -a args <<<"${spec#*|}"
         for broker in $ORDER; do
             run_one "$broker" "$round" "$name" "${args[@]}"
         done
+        if [ "$name" = conns ]; then
+            run_one floor "$round" "$name" "${args[@]}"
+            stop_pid "$FL_PID"
+            FL_PID=""
+        fi
     done
     for spec in "${FERROCORE_ONLY_CASES[@]}"; do
         read -r -a args <<<"${spec#*|}"

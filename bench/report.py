@@ -109,7 +109,30 @@ def self_ratios(runs):
     return rows
 
 
-def markdown(rows, note, own=()):
+# (label, case, metric, the reference's broker label, the target of Ferrocore/Mosquitto):
+# what a server that does nothing else reaches with the same generator on the same machine.
+REFERENCES = [
+    ("connect floor: accept, read CONNECT, answer CONNACK, nothing else", "conns",
+     "conns_per_sec", "floor", 1.5),
+]
+
+
+def references(runs):
+    rows = []
+    for label, case, metric, broker, target in REFERENCES:
+        ref, n = median(runs, case, broker, metric)
+        if n == 0:
+            continue
+        fc, _ = median(runs, case, "ferrocore", metric)
+        mq, _ = median(runs, case, "mosquitto", metric)
+        over_mq = ref / mq if mq else None
+        fc_share = fc / ref if fc is not None and ref else None
+        rows.append(dict(label=label, metric=metric, ref=ref, mq=mq, fc=fc, n=n,
+                         over_mq=over_mq, fc_share=fc_share, target=target))
+    return rows
+
+
+def markdown(rows, note, own=(), refs=()):
     out = []
     if note:
         out.append(f"_{note}_\n")
@@ -133,6 +156,16 @@ def markdown(rows, note, own=()):
         loss = r["extras"]["loss_pct"]
         cpu = r["extras"]["broker_cpu_us_per_msg"]
         out.append(f"| {r['case']} | {fmt(loss[0])} | {fmt(loss[1])} | {fmt(cpu[0])} | {fmt(cpu[1])} | {r['failed']} |")
+    if refs:
+        out.append("")
+        out.append("| reference | metric | reference (median) | Mosquitto (median) | reference / Mosquitto "
+                   "| target F/M | Ferrocore / reference | runs |")
+        out.append("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |")
+        for r in refs:
+            over = "-" if r["over_mq"] is None else f"{r['over_mq']:.2f}"
+            share = "-" if r["fc_share"] is None else f"{r['fc_share']:.2f}"
+            out.append(f"| {r['label']} | {r['metric']} | {fmt(r['ref'])} | {fmt(r['mq'])} | {over} "
+                       f"| >= {r['target']:g} | {share} | {r['n']} |")
     if own:
         out.append("")
         out.append("| Ferrocore against itself | figure | over | ratio | target | met |")
@@ -203,7 +236,7 @@ def main():
     args = ap.parse_args()
     runs = load(args.results)
     rows = summarise(runs)
-    table = markdown(rows, args.note, self_ratios(runs))
+    table = markdown(rows, args.note, self_ratios(runs), references(runs))
     print(table)
     if args.md:
         with open(args.md, "w") as f:
