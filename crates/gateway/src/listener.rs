@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::authorize::PolicyAuthorizer;
 use crate::connection::{ConnectionSettings, Driver, Shared, serve_connection};
 use crate::devices::{Devices, Registered};
-use crate::park::{Lot, TcpShared, serve_accepted};
+use crate::park::{BUSY_STREAK, Lot, TcpShared, serve_accepted};
 use crate::tls::ALPN_MQTT;
 
 /// Connections waiting to be accepted (tokio's default for `TcpListener::bind`).
@@ -96,6 +96,7 @@ pub async fn serve_tcp(listener: TcpListener, listeners: Listeners) {
         }),
         tracker: listeners.tracker.clone(),
         runtime: tokio::runtime::Handle::current(),
+        busy_streak: BUSY_STREAK,
     });
     let local_policy = listeners.local_policy.clone();
     let shutdown = listeners.shutdown.clone();

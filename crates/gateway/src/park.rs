@@ -58,14 +58,14 @@ const QUICK_READ: usize = 16 * 1024;
 /// Quick steps in a row that find more work before a connection goes to the reactor.
 const QUICK_ROUNDS: usize = 4;
 
-/// A wake this soon after parking counts toward [`BUSY_STREAK`].
+/// A wake this soon after parking counts toward the busy streak.
 const BUSY_GAP_MS: u32 = 10;
 
 /// Wakes in a row, each within [`BUSY_GAP_MS`] of parking, that make a connection busy: it
 /// goes on in the reactor, where waiting for its socket costs no hand-off between threads
 /// and no task per packet. A client's first few packets after its CONNECT (subscriptions,
 /// say) stay below it.
-const BUSY_STREAK: u8 = 4;
+pub(crate) const BUSY_STREAK: u8 = 4;
 
 /// What the plain-TCP connections of one listener share.
 #[derive(Debug)]
@@ -75,6 +75,8 @@ pub(crate) struct TcpShared {
     pub lot: Option<Lot>,
     pub tracker: TaskTracker,
     pub runtime: Handle,
+    /// Early wakes in a row that make a parked connection busy ([`BUSY_STREAK`]).
+    pub busy_streak: u8,
 }
 
 /// Serves a connection just accepted on a plain-TCP listener (its socket non-blocking and
@@ -255,7 +257,7 @@ fn settle(
         }
         let Some(link) = driver.connection.link() else { break };
         let deadline = driver.connection.poll_timeout().unwrap_or(u64::MAX);
-        if home.as_ref().is_some_and(|home| home.streak >= BUSY_STREAK) {
+        if home.as_ref().is_some_and(|home| home.streak >= ctx.busy_streak) {
             break;
         }
         let Home { cell, slot, streak } = match home.take() {
@@ -275,6 +277,9 @@ fn settle(
                 }
             }
         };
+        // Before the cell is locked: the router wakes the cell with the session locked, so
+        // nothing may lock the session with the cell locked.
+        driver.connection.shrink();
         // A wake racing with this is not lost: the link refuses the waker when work is
         // pending, the cell records a wake while it is being served, and the cell is locked
         // from the look at both until the connection is in it. A shutdown after the look
@@ -283,7 +288,6 @@ fn settle(
         let mut state = cell.state.lock();
         let woken = matches!(*state, State::Serving { woken: true });
         if waiting && !woken && !ctx.shared.shutdown.is_cancelled() {
-            driver.connection.shrink();
             let (socket, parts) = driver.into_parts();
             let tracked = ctx.tracker.token();
             let since = now_ms() as u32;
@@ -576,6 +580,11 @@ mod tests {
     /// A listener whose connections park after 20 ms idle; the context is kept for looking
     /// into the lot.
     async fn listener() -> (std::net::SocketAddr, Arc<TcpShared>) {
+        listener_with(BUSY_STREAK).await
+    }
+
+    /// The same, with connections made busy by `busy_streak` early wakes in a row.
+    async fn listener_with(busy_streak: u8) -> (std::net::SocketAddr, Arc<TcpShared>) {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let settings = ConnectionSettings {
@@ -592,6 +601,7 @@ mod tests {
             lot: Some(Lot::start(stop).unwrap()),
             tracker: TaskTracker::new(),
             runtime: Handle::current(),
+            busy_streak,
         });
         let listener = crate::listener::bind("127.0.0.1:0".parse().unwrap(), "test").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -819,5 +829,52 @@ mod tests {
         // for a connection that goes there.
         let task = serve_accepted(driver, Arc::clone(&ctx));
         assert!(size_of_val(&task) < 1024, "{} bytes", size_of_val(&task));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deliveries_racing_with_parking_all_arrive() {
+        // Subscribers park and are woken by the router over and over while one publisher
+        // sends as fast as it can: every wake must find its connection, and no lock taken
+        // by a wake (the session's, then the cell's) may be taken the other way round by a
+        // parking connection.
+        // A deadlock stops the runtime's threads, and with them the test's own timeouts.
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+                eprintln!("deliveries_racing_with_parking_all_arrive: stuck for a minute");
+                std::process::abort();
+            }
+        });
+        // Never busy: every delivery wakes a parked subscriber.
+        let (addr, _ctx) = listener_with(u8::MAX).await;
+        let mut subscribers = Vec::new();
+        for id in 0..8u8 {
+            let mut subscriber = client(addr, b'a' + id, 60).await;
+            subscriber.write_all(&[0x82, 6, 0, 1, 0, 1, b't', 0]).await.unwrap();
+            expect(&mut subscriber, &[0x90, 3, 0, 1, 0]).await;
+            subscribers.push(subscriber);
+        }
+        let mut publisher = client(addr, b'p', 60).await;
+        let publish = [0x30, 5, 0, 1, b't', b'h', b'i'];
+        let count = 5_000;
+        let readers: Vec<_> = subscribers
+            .into_iter()
+            .map(|mut subscriber| {
+                tokio::spawn(async move {
+                    let mut got = vec![0; publish.len() * count];
+                    let read = subscriber.read_exact(&mut got);
+                    tokio::time::timeout(Duration::from_secs(20), read).await
+                })
+            })
+            .collect();
+        for chunk in publish.repeat(count).chunks(publish.len() * 50) {
+            publisher.write_all(chunk).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        for reader in readers {
+            let read = reader.await.unwrap();
+            read.expect("every delivery in time").expect("readable");
+        }
+        let _ = done.send(());
     }
 }
