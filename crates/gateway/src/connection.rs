@@ -479,6 +479,12 @@ impl Driver<std::net::TcpStream> {
                 Ok(n) => {
                     read += n;
                     self.decode_all()?;
+                    // Less than asked: the socket had no more. Bytes that come later are a
+                    // new edge for whoever waits on the socket (the lot or the reactor), so
+                    // no read is needed to see it empty.
+                    if n < READ_SCRATCH && read < max_read {
+                        break true;
+                    }
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break true,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
