@@ -4,6 +4,9 @@
 //! from the router, the head store commit, the keep-alive deadline, or shutdown. Packets that
 //! acknowledge stored data wait for their commit; everything behind them waits too, so the
 //! client sees acknowledgements in order.
+//!
+//! A plain-TCP connection that is quiet does without the loop: [`Driver::step_now`] does what
+//! it can at once on its non-blocking socket, and [`crate::park`] keeps it between steps.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

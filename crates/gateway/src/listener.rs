@@ -191,7 +191,12 @@ where
                     ready.clear_ready();
                     break;
                 }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // A client that reset its connection before it was accepted: the next one.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(error) => {
                     // Running out of file descriptors must not end the listener; back off.
                     tracing::warn!(?local, %error, "accept failed");
