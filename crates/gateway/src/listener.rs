@@ -325,4 +325,49 @@ mod tests {
         let (_, peer) = late.expect("accepted after the deferral").unwrap();
         assert_eq!(peer, silent.local_addr().unwrap());
     }
+
+    async fn expect(stream: &mut TcpStream, bytes: &[u8]) {
+        let mut got = vec![0; bytes.len()];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut got));
+        read.await.expect("answer in time").expect("readable");
+        assert_eq!(got, bytes);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_plain_listener_serves_with_parking_on_and_off() {
+        use ferrocore_broker::{BrokerConfig, Profile};
+        for park_after in [Some(Duration::from_millis(20)), None] {
+            let listeners = Listeners {
+                broker: Broker::new(BrokerConfig::for_profile(Profile::Mqtt), None),
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                settings: ConnectionSettings { park_after, ..ConnectionSettings::default() },
+                local_policy: None,
+            };
+            let listener = bind("127.0.0.1:0".parse().unwrap(), "test").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(serve_tcp(listener, listeners.clone()));
+            let connect = |id: u8| [0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 1, id];
+            let mut subscriber = TcpStream::connect(addr).await.unwrap();
+            subscriber.write_all(&connect(b's')).await.unwrap();
+            expect(&mut subscriber, &[0x20, 2, 0, 0]).await;
+            subscriber.write_all(&[0x82, 6, 0, 1, 0, 1, b't', 0]).await.unwrap();
+            expect(&mut subscriber, &[0x90, 3, 0, 1, 0]).await;
+            let mut publisher = TcpStream::connect(addr).await.unwrap();
+            publisher.write_all(&connect(b'p')).await.unwrap();
+            expect(&mut publisher, &[0x20, 2, 0, 0]).await;
+            let publish = [0x30, 5, 0, 1, b't', b'h', b'i'];
+            publisher.write_all(&publish).await.unwrap();
+            expect(&mut subscriber, &publish).await;
+            // Shutdown closes both, parked or not.
+            listeners.shutdown.cancel();
+            listeners.tracker.close();
+            let stopped = tokio::time::timeout(Duration::from_secs(10), listeners.tracker.wait());
+            stopped.await.expect("every connection ended");
+            let mut rest = Vec::new();
+            let closed =
+                tokio::time::timeout(Duration::from_secs(10), subscriber.read_to_end(&mut rest));
+            closed.await.expect("closed in time").unwrap();
+        }
+    }
 }
