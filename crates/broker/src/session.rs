@@ -207,13 +207,13 @@ impl Future for Notified<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let link = self.link;
-        if link.signalled.swap(false, Ordering::SeqCst) {
+        if link.take_signal() {
             return Poll::Ready(());
         }
         *link.waker.lock() = Some(cx.waker().clone());
         // Looked at again once the waker is in place: a signal in between took no waker
         // (or the one before), so it is seen here.
-        if link.signalled.swap(false, Ordering::SeqCst) {
+        if link.take_signal() {
             return Poll::Ready(());
         }
         Poll::Pending

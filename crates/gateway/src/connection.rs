@@ -288,9 +288,7 @@ impl<S> Driver<S> {
             parked_before: true,
         }
     }
-}
 
-impl<S> Driver<S> {
     pub(crate) fn new(
         stream: S,
         peer: Option<SocketAddr>,

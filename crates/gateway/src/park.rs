@@ -255,11 +255,11 @@ fn settle(
                 break;
             }
         }
-        let Some(link) = driver.connection.link() else { break };
-        let deadline = driver.connection.poll_timeout().unwrap_or(u64::MAX);
         if home.as_ref().is_some_and(|home| home.streak >= ctx.busy_streak) {
             break;
         }
+        let Some(link) = driver.connection.link() else { break };
+        let deadline = driver.connection.poll_timeout().unwrap_or(u64::MAX);
         let Home { cell, slot, streak } = match home.take() {
             Some(home) => {
                 lot.set_deadline(home.slot, deadline);
